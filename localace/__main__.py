@@ -1,0 +1,3 @@
+from localace.cli import main
+
+main()

@@ -1,0 +1,26 @@
+"""Backends: the Backend protocol, the in-process llama.cpp backend and the fake test backend."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from localace.backends.base import Backend, Completion, Message, Output, Sampling
+
+FAKE_MODEL = "fake"  # `--model fake`: the scripted test backend, for tests and dry runs
+
+
+def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[object], str] | None = None) -> Backend:
+    """Resolve `--model` and build its backend; raises UserError subclasses on bad input."""
+    if model == FAKE_MODEL:
+        from localace.backends.fake import FakeBackend
+
+        return FakeBackend()
+    from localace.backends.llamacpp import LlamaCppBackend
+    from localace.model_catalogue import resolve_model
+
+    ref = resolve_model(model)
+    hasher = (lambda: file_hash(ref.path)) if file_hash else None
+    return LlamaCppBackend(ref, n_ctx=n_ctx, file_hash=hasher)
+
+
+__all__ = ["Backend", "Completion", "Message", "Output", "Sampling", "make_backend", "FAKE_MODEL"]

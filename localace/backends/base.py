@@ -1,0 +1,75 @@
+"""The backend contract: messages in, one completion out, optionally under a constraint."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from localace.hashing import canonical_json
+
+Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
+
+
+class Output(BaseModel):
+    """What a generation must look like. Our own type, so tests never import Outlines."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["json", "regex", "choice"]
+    json_schema: dict[str, Any] | None = None
+    pattern: str | None = None
+    choices: tuple[str, ...] | None = None
+
+    @classmethod
+    def json(cls, schema: dict[str, Any]) -> "Output":  # type: ignore[override]
+        return cls(kind="json", json_schema=schema)
+
+    @classmethod
+    def regex(cls, pattern: str) -> "Output":
+        return cls(kind="regex", pattern=pattern)
+
+    @classmethod
+    def choice(cls, choices: list[str] | tuple[str, ...]) -> "Output":
+        return cls(kind="choice", choices=tuple(choices))
+
+    def key(self) -> str:
+        """Stable text identity of the constraint (cache key part, compile-cache key)."""
+        return canonical_json(self.model_dump(mode="json"))
+
+
+class Sampling(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(0.95, gt=0.0, le=1.0)
+    top_k: int = Field(40, ge=0)
+    repeat_penalty: float = 1.0
+    max_tokens: int = Field(512, ge=1)
+    seed: int = 0
+
+
+class Completion(BaseModel):
+    text: str
+    value: Any = None  # parsed JSON for json outputs
+    prompt_tokens: int = 0
+    cached_tokens: int = 0  # prompt tokens reused from the KV cache, not evaluated again
+    completion_tokens: int = 0
+    seconds: float = 0.0
+    finish_reason: str = "stop"
+    cache_hit: bool = False  # served from the SQLite generation cache
+
+
+@runtime_checkable
+class Backend(Protocol):
+    name: str
+
+    def generate(
+        self, messages: list[Message], *, output: Output | None = None, sampling: Sampling = Sampling()
+    ) -> Completion:
+        """Generate one completion; raise GenerationError subclasses for unusable output."""
+        ...
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Everything that changes outputs: model file hash, context size, library versions."""
+        ...

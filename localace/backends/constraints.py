@@ -1,0 +1,135 @@
+"""Outlines (llguidance backend) logits processors: compiled once per constraint, reset per call."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from localace.backends.base import Output
+from localace.errors import SchemaError
+
+# Whitespace inside JSON is the commonest way a small model rambles until max_tokens; a fixed
+# layout removes that degree of freedom while staying readable.
+JSON_LAYOUT = {"whitespace_flexible": False, "item_separator": ", ", "key_separator": ": "}
+
+
+class GuardedProcessor:
+    """Wraps an Outlines llguidance processor so it is reusable and never fails silently.
+
+    llama.cpp swallows exceptions raised inside a logits processor and keeps generating
+    unconstrained; we record the error instead and force end-of-sequence so the caller can
+    raise a typed error after the call."""
+
+    def __init__(self, inner: Any, eos_token: int) -> None:
+        self.inner = inner
+        self.eos_token = eos_token
+        self.error: str | None = None
+        self._fresh = True
+
+    def reset(self) -> None:
+        self.error = None
+        matchers = getattr(self.inner, "ll_matchers", None)
+        if matchers:
+            # Reuse the compiled matcher: rolling it back is far cheaper than rebuilding it.
+            for m in matchers:
+                m.reset()
+            self._fresh = True
+        else:
+            self.inner.reset()
+            self._fresh = False
+
+    def __call__(self, input_ids: Any, logits: Any) -> Any:
+        if self.error is not None:
+            return self._only_eos(logits)
+        try:
+            if self._fresh and getattr(self.inner, "ll_matchers", None):
+                # First step after a reset: nothing generated yet, so nothing to consume.
+                self._fresh = False
+                return self.inner.tensor_adapter.squeeze(
+                    self.inner._bias_logits(input_ids.reshape(1, -1), logits.reshape(1, -1))
+                )
+            self._fresh = False
+            out = self.inner(input_ids, logits)
+            for m in self.inner.ll_matchers:
+                if m.is_error():
+                    self.error = m.get_error() or "matcher error"
+            return out
+        except Exception as e:  # noqa: BLE001 - must not escape into llama.cpp's callback
+            self.error = f"{type(e).__name__}: {e}"
+            return self._only_eos(logits)
+
+    def _only_eos(self, logits: Any) -> Any:
+        logits[:] = float("-inf")
+        logits[self.eos_token] = 0.0
+        return logits
+
+
+def _close_objects(schema: Any) -> Any:
+    """Forbid undeclared keys where the schema is silent: JSON Schema allows them, and a small
+    model uses that freedom to append keys until max_tokens. Outputs stay valid for the original."""
+    if not isinstance(schema, dict):
+        return schema
+    out = dict(schema)
+    for key in ("properties", "$defs", "definitions"):
+        if isinstance(out.get(key), dict):
+            out[key] = {name: _close_objects(sub) for name, sub in out[key].items()}
+    for key in ("anyOf", "oneOf", "allOf", "prefixItems"):
+        if isinstance(out.get(key), list):
+            out[key] = [_close_objects(sub) for sub in out[key]]
+    for key in ("items", "additionalProperties"):
+        if isinstance(out.get(key), dict):
+            out[key] = _close_objects(out[key])
+    if "properties" in out and "additionalProperties" not in out:
+        out["additionalProperties"] = False
+    return out
+
+
+def grammar_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {**_close_objects(schema), "x-guidance": JSON_LAYOUT}
+
+
+def choice_regex(choices: tuple[str, ...]) -> str:
+    return "|".join(re.escape(c) for c in choices)
+
+
+class ConstraintCache:
+    """One compiled processor per distinct Output, for the lifetime of the model."""
+
+    def __init__(self, outlines_model: Any, eos_token: int) -> None:
+        import warnings
+
+        from outlines.backends.llguidance import LLGuidanceBackend
+
+        with warnings.catch_warnings():
+            # llguidance reads the vocab through a deprecated llama.cpp call, once per token.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.backend = LLGuidanceBackend(outlines_model)
+        self.eos_token = eos_token
+        self._processors: dict[str, GuardedProcessor] = {}
+
+    def processor(self, output: Output) -> GuardedProcessor:
+        key = output.key()
+        if key not in self._processors:
+            self._processors[key] = GuardedProcessor(self._build(output), self.eos_token)
+        proc = self._processors[key]
+        proc.reset()
+        return proc
+
+    def _build(self, output: Output) -> Any:
+        import llguidance
+
+        if output.kind == "json":
+            text = json.dumps(grammar_schema(output.json_schema or {}))
+            grammar = llguidance.grammar_from("json_schema", text)
+            make = lambda: self.backend.get_json_schema_logits_processor(text)  # noqa: E731
+        else:
+            regex = output.pattern if output.kind == "regex" else choice_regex(output.choices or ())
+            grammar = llguidance.grammar_from("regex", regex)
+            make = lambda: self.backend.get_regex_logits_processor(regex)  # noqa: E731
+        is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(
+            grammar, self.backend.llg_tokenizer
+        )
+        if is_error:
+            raise SchemaError(f"cannot build a constraint from this {output.kind}: {messages[0][:300]}")
+        return make()

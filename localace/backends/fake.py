@@ -1,0 +1,90 @@
+"""A deterministic, scriptable backend for tests: a response queue plus a call history."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Union
+
+from localace.backends.base import Completion, Message, Output, Sampling
+from localace.backends.validation import check_output
+from localace.errors import ScriptExhausted
+from localace.hashing import content_hash
+
+Responder = Callable[[list[Message], "Output | None", Sampling], Any]
+ScriptItem = Union[str, dict, list, Exception, Responder]
+
+
+@dataclass
+class FakeCall:
+    messages: list[Message]
+    output: Output | None
+    sampling: Sampling
+
+
+class FakeBackend:
+    """Replies from `script` first (str, JSON-able value, exception, or callable); then, when
+    `improvise` is on, invents a schema-valid answer seeded by the request, so equal requests
+    always get equal answers."""
+
+    name = "fake"
+
+    def __init__(self, script: Iterable[ScriptItem] = (), *, improvise: bool = True, salt: str = "") -> None:
+        self.queue: deque[ScriptItem] = deque(script)
+        self.improvise = improvise
+        self.salt = salt
+        self.calls: list[FakeCall] = []
+        self._last_prompt: list[str] = []
+
+    def push(self, *items: ScriptItem) -> None:
+        self.queue.extend(items)
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"backend": "fake", "salt": self.salt}
+
+    def generate(
+        self, messages: list[Message], *, output: Output | None = None, sampling: Sampling = Sampling()
+    ) -> Completion:
+        self.calls.append(FakeCall([dict(m) for m in messages], output, sampling))
+        if self.queue:
+            item = self.queue.popleft()
+            if isinstance(item, Exception):
+                raise item
+            if callable(item):
+                item = item(messages, output, sampling)
+            text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
+        elif self.improvise:
+            text = self._invent(messages, output, sampling)
+        else:
+            raise ScriptExhausted("fake backend script is empty")
+        finish = "stop"
+        words = text.split()
+        if len(words) > sampling.max_tokens:
+            text, finish = " ".join(words[: sampling.max_tokens]), "length"
+        value = check_output(output, text, finish)
+        prompt = " ".join(m["content"] for m in messages).split()
+        reused = 0
+        for a, b in zip(self._last_prompt, prompt):
+            if a != b:
+                break
+            reused += 1
+        self._last_prompt = prompt + words
+        return Completion(
+            text=text, value=value, prompt_tokens=len(prompt), cached_tokens=reused,
+            completion_tokens=len(words), seconds=0.0, finish_reason=finish,
+        )
+
+    def _invent(self, messages: list[Message], output: Output | None, sampling: Sampling) -> str:
+        from localace.backends.schema_sample import sample_instance
+
+        seed = content_hash([self.salt, messages, output.key() if output else None, sampling.seed])
+        rng = random.Random(seed)
+        if output is None:
+            return f"Fake reply {seed[:8]}."
+        if output.kind == "json":
+            return json.dumps(sample_instance(output.json_schema or {}, rng), ensure_ascii=False)
+        if output.kind == "regex":
+            return sample_instance({"type": "string", "pattern": f"^(?:{output.pattern})$"}, rng)
+        return rng.choice(list(output.choices or ("",)))

@@ -1,0 +1,165 @@
+"""In-process llama.cpp backend: one model per process, KV cache kept between calls."""
+
+from __future__ import annotations
+
+import os
+import time
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Callable
+
+from localace.backends.base import Completion, Message, Output, Sampling
+from localace.backends.validation import check_output, check_schema_supported
+from localace.errors import ConstraintViolation, ModelLoadError
+from localace.model_catalogue import ModelRef, check_gguf
+
+CHATML_TEMPLATE = (
+    "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+_LOADED: dict[tuple[str, int], Any] = {}  # one llama_cpp.Llama per (file, context) per process
+
+
+def _version(pkg: str) -> str:
+    try:
+        return version(pkg)
+    except PackageNotFoundError:
+        return "missing"
+
+
+def _quiet_llama_logs() -> None:
+    """llama.cpp logs through a C callback that ignores verbose=False for some messages."""
+    import ctypes
+
+    import llama_cpp
+
+    @llama_cpp.llama_log_callback
+    def _drop(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
+        return None
+
+    llama_cpp.llama_log_set(_drop, ctypes.c_void_p(0))
+    _quiet_llama_logs.keep = _drop  # type: ignore[attr-defined]  # keep the callback alive
+
+
+def load_llama(path: str, n_ctx: int, n_threads: int | None = None) -> Any:
+    key = (path, n_ctx)
+    if key not in _LOADED:
+        import llama_cpp
+
+        _quiet_llama_logs()
+        threads = n_threads or os.cpu_count() or 1
+        try:
+            _LOADED[key] = llama_cpp.Llama(
+                model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                n_batch=512, seed=0, verbose=False,
+            )
+        except (ValueError, RuntimeError, OSError) as e:
+            raise ModelLoadError(f"llama.cpp could not load {path}: {str(e).splitlines()[0][:200]}") from None
+    return _LOADED[key]
+
+
+class LlamaCppBackend:
+    name = "llamacpp"
+
+    def __init__(self, model: ModelRef, *, n_ctx: int = 4096, file_hash: Callable[[], str] | None = None) -> None:
+        check_gguf(model.path)
+        self.model = model
+        self.n_ctx = n_ctx
+        self._file_hash = file_hash
+        self._llama: Any = None
+        self._formatter: Any = None
+        self._constraints: Any = None
+
+    # Loading is lazy so that a run served entirely from the cache never touches the model.
+    @property
+    def llama(self) -> Any:
+        if self._llama is None:
+            self._llama = load_llama(str(self.model.path), self.n_ctx)
+        return self._llama
+
+    def fingerprint(self) -> dict[str, Any]:
+        from localace.hashing import file_sha256
+
+        return {
+            "backend": self.name,
+            "model_sha256": self._file_hash() if self._file_hash else file_sha256(str(self.model.path)),
+            "n_ctx": self.n_ctx,
+            "llama_cpp_python": _version("llama-cpp-python"),
+            "llguidance": _version("llguidance"),
+            "outlines": _version("outlines"),
+        }
+
+    def _chat_formatter(self) -> Any:
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            llama = self.llama
+            template = llama.metadata.get("tokenizer.chat_template")
+            if not template:
+                if "chatml" not in self.model.chat_format:
+                    raise ModelLoadError(
+                        f"{self.model.path.name} has no chat template (a base model?); use an instruct GGUF"
+                    )
+                template = CHATML_TEMPLATE
+            eos = llama._model.token_get_text(llama.token_eos())
+            bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
+            self._formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+        return self._formatter
+
+    def render_prompt(self, messages: list[Message]) -> str:
+        return self._chat_formatter()(messages=messages).prompt
+
+    def tokenize(self, text: str) -> list[int]:
+        # The chat template writes BOS itself where the model wants one.
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+
+    def _processor(self, output: Output) -> Any:
+        if self._constraints is None:
+            import outlines
+
+            from localace.backends.constraints import ConstraintCache
+
+            self._constraints = ConstraintCache(outlines.from_llamacpp(self.llama), self.llama.token_eos())
+        return self._constraints.processor(output)
+
+    def generate(
+        self, messages: list[Message], *, output: Output | None = None, sampling: Sampling = Sampling()
+    ) -> Completion:
+        if output is not None and output.kind == "json":
+            check_schema_supported(output.json_schema)
+        tokens = self.tokenize(self.render_prompt(messages))
+        llama = self.llama
+        if len(tokens) + 1 >= self.n_ctx:
+            raise ConstraintViolation(f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
+        reused = _reusable_prefix(list(llama._input_ids), tokens)
+        processor = self._processor(output) if output is not None else None
+        start = time.perf_counter()
+        result = llama.create_completion(
+            prompt=tokens,
+            max_tokens=min(sampling.max_tokens, self.n_ctx - len(tokens)),
+            temperature=sampling.temperature, top_p=sampling.top_p, top_k=sampling.top_k,
+            repeat_penalty=sampling.repeat_penalty, seed=sampling.seed,
+            logits_processor=[processor] if processor is not None else None,
+        )
+        seconds = time.perf_counter() - start
+        choice = result["choices"][0]
+        text, finish = choice["text"], choice.get("finish_reason") or "stop"
+        if processor is not None and processor.error:
+            raise ConstraintViolation(f"constraint failed during generation: {processor.error[:200]}")
+        value = check_output(output, text, finish)
+        usage = result.get("usage", {})
+        return Completion(
+            text=text, value=value, prompt_tokens=usage.get("prompt_tokens", len(tokens)),
+            cached_tokens=reused, completion_tokens=usage.get("completion_tokens", 0),
+            seconds=seconds, finish_reason=finish,
+        )
+
+
+def _reusable_prefix(cached: list[int], tokens: list[int]) -> int:
+    """How many prompt tokens llama.cpp will take from its KV cache instead of evaluating."""
+    n = 0
+    for a, b in zip(cached, tokens):
+        if a != b:
+            break
+        n += 1
+    # llama.cpp re-evaluates the last prompt token when the whole prompt is cached, to get logits.
+    return n - 1 if n == len(tokens) and n > 0 else n

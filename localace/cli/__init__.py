@@ -1,0 +1,22 @@
+"""The `localace` command line. Only this package prints."""
+
+from __future__ import annotations
+
+import click
+
+from localace import __version__
+from localace.cli.core import generate_cmd, models_cmd, stats_cmd
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="localace")
+def cli() -> None:
+    """Synthesize tool-calling training data offline with local GGUF models (ToolACE method)."""
+
+
+for command in (models_cmd, generate_cmd, stats_cmd):
+    cli.add_command(command)
+
+
+def main() -> None:
+    cli(prog_name="localace")

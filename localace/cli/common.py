@@ -1,0 +1,77 @@
+"""Shared CLI plumbing: common options, one-line errors with exit code 2, consoles."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+from rich.console import Console
+
+from localace.errors import GenerationError, UserError
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+DEFAULT_DB = "localace.db"
+
+
+def db_option(f: Callable) -> Callable:
+    return click.option("--db", "db_path", envvar="LOCALACE_DB", default=DEFAULT_DB, show_default=True,
+                        help="SQLite database (env LOCALACE_DB).")(f)
+
+
+def model_option(f: Callable) -> Callable:
+    return click.option("--model", "model", envvar="LOCALACE_MODEL", default=None,
+                        help="Catalogue name or path to a .gguf (env LOCALACE_MODEL); default: the embedded model.")(f)
+
+
+def seed_option(f: Callable) -> Callable:
+    return click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")(f)
+
+
+def ctx_option(f: Callable) -> Callable:
+    return click.option("--ctx", "n_ctx", type=click.IntRange(256, 131072), default=4096, show_default=True,
+                        help="llama.cpp context length.")(f)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def handle_errors(f: Callable) -> Callable:
+    """Turn our typed errors into one line on stderr: exit 2 for user errors, 1 for generation."""
+
+    @functools.wraps(f)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return f(*args, **kwargs)
+        except UserError as e:
+            fail(str(e), 2)
+        except GenerationError as e:
+            fail(f"generation failed ({e.kind}): {e}", 1)
+        except KeyboardInterrupt:
+            err.print("Interrupted; everything committed so far is kept. Run the same command to resume.")
+            sys.exit(130)
+
+    return wrapper
+
+
+def read_json_file(path: str, what: str) -> Any:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{what} file not found: {path}")
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UserError(f"{what} file {path} is not UTF-8 text") from None
+    except json.JSONDecodeError as e:
+        raise UserError(f"{what} file {path} is not JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))

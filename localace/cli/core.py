@@ -1,0 +1,125 @@
+"""Core commands: models, generate, stats."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+
+import click
+from rich.table import Table
+
+from localace.backends import Output, Sampling, make_backend
+from localace.backends.validation import check_schema_supported
+from localace.cli.common import (
+    ctx_option, db_option, err, handle_errors, model_option, out, print_json, read_json_file, seed_option,
+)
+from localace.errors import SchemaError, UserError
+from localace.model_catalogue import list_models
+from localace.stats import collect_stats
+from localace.store import open_store
+from localace.store.cache import CachedBackend
+
+
+@click.command("models")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+def models_cmd(as_json: bool) -> None:
+    """List catalogue models, which are on this machine, and the default."""
+    rows = list_models()
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="localace models")
+    for col in ("name", "local", "chat format", "context", "license", "path or source"):
+        table.add_column(col)
+    for r in rows:
+        name = r["name"] + (" (default)" if r["default"] else "")
+        table.add_row(name, "yes" if r["available"] else "no", r["chat_format"], str(r["context_length"]),
+                      r["license"], r["path"] or r["source"])
+    out.print(table)
+    out.print("Any other GGUF: --model /path/to/model.gguf")
+
+
+def _output_from_flags(schema_path: str | None, regex: str | None, choices: str | None) -> Output | None:
+    given = [x for x in (schema_path, regex, choices) if x]
+    if len(given) > 1:
+        raise UserError("give at most one of --schema, --regex, --choice")
+    if schema_path:
+        schema = read_json_file(schema_path, "schema")
+        try:
+            check_schema_supported(schema)
+        except SchemaError as e:
+            raise SchemaError(f"{schema_path}: {e}") from None
+        return Output.json(schema)
+    if regex:
+        return Output.regex(regex)
+    if choices:
+        return Output.choice([c.strip() for c in choices.split(",") if c.strip()])
+    return None
+
+
+@click.command("generate")
+@db_option
+@model_option
+@seed_option
+@ctx_option
+@click.option("--schema", "schema_path", help="JSON Schema file the output must follow.")
+@click.option("--regex", help="Regular expression the output must match.")
+@click.option("--choice", "choices", help="Comma-separated list; the output is one of them.")
+@click.option("--system", default=None, help="System message.")
+@click.option("--max-tokens", type=click.IntRange(1, 32768), default=512, show_default=True)
+@click.option("--temperature", type=click.FloatRange(0.0, 5.0), default=0.0, show_default=True)
+@click.argument("prompt")
+@handle_errors
+def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, schema_path: str | None,
+                 regex: str | None, choices: str | None, system: str | None, max_tokens: int,
+                 temperature: float, prompt: str) -> None:
+    """One prompt, one completion (optionally constrained), cached in --db."""
+    output = _output_from_flags(schema_path, regex, choices)
+    store = open_store(db_path)
+    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash)
+    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+    cached = CachedBackend(backend, store, session)
+    messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
+    with err.status("generating…"):
+        completion = cached.generate(
+            messages, output=output, sampling=Sampling(temperature=temperature, max_tokens=max_tokens, seed=seed)
+        )
+    if output is not None and output.kind == "json":
+        print_json(completion.value)
+    else:
+        click.echo(completion.text)
+    source = "cache hit (no model call)" if completion.cache_hit else f"model call, {completion.seconds:.2f}s"
+    err.print(f"[dim]{source}; prompt {completion.prompt_tokens} tok ({completion.cached_tokens} reused), "
+              f"completion {completion.completion_tokens} tok[/]")
+
+
+@click.command("stats")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@handle_errors
+def stats_cmd(db_path: str, as_json: bool) -> None:
+    """Counts so far, cache hits/misses and tokens."""
+    from pathlib import Path
+
+    if not Path(db_path).exists():
+        raise UserError(f"database not found: {db_path}")
+    stats = collect_stats(open_store(db_path))
+    if as_json:
+        print_json(stats)
+        return
+    table = Table(title=f"localace stats — {stats['db']}")
+    table.add_column("what")
+    table.add_column("all sessions", justify="right")
+    table.add_column("last session", justify="right")
+    last = stats["last_session"] or {}
+    for key, value in stats["calls"].items():
+        table.add_row(key.replace("_", " "), str(value), str(last.get(key, "")))
+    out.print(table)
+    counts = Table(title="records")
+    counts.add_column("table")
+    counts.add_column("rows", justify="right")
+    for key, value in stats["counts"].items():
+        counts.add_row(key, str(value))
+    out.print(counts)

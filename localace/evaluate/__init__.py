@@ -1,0 +1,1 @@
+"""BFCL-compatible evaluation: AST checker and readers for BFCL question/answer files."""

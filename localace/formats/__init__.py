@@ -1,0 +1,1 @@
+"""Readers and writers for the tool-calling text formats localace consumes and emits."""

@@ -1,0 +1,47 @@
+"""Counts, cache behaviour and token totals of a database, as plain data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localace.store.db import Store
+
+_CALL_TOTALS = (
+    "SELECT COUNT(*), COALESCE(SUM(hit),0), COALESCE(SUM(1-hit),0), COALESCE(SUM(1-ok),0),"
+    " COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(cached_tokens),0),"
+    " COALESCE(SUM(completion_tokens),0), COALESCE(SUM(seconds),0) FROM call_log"
+)
+
+
+def _calls(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> dict[str, Any]:
+    row = store.conn.execute(_CALL_TOTALS + (f" WHERE {where}" if where else ""), params).fetchone()
+    requests, hits, misses, failed, pt, ct, gt, secs = row
+    return {
+        "requests": requests,
+        "cache_hits": hits,
+        "cache_misses": misses,
+        "model_calls": misses,  # every miss is exactly one model call
+        "failed": failed,
+        "prompt_tokens": pt,
+        "prompt_tokens_reused": ct,
+        "kv_reuse_ratio": round(ct / pt, 4) if pt else 0.0,
+        "completion_tokens": gt,
+        "model_seconds": round(secs, 3),
+    }
+
+
+def collect_stats(store: Store) -> dict[str, Any]:
+    last = store.conn.execute("SELECT id, command, started_at FROM sessions ORDER BY id DESC LIMIT 1").fetchone()
+    return {
+        "db": str(store.path),
+        "counts": {t: store.count(t) for t in ("runs", "apis", "dialogs", "verdicts", "generations")},
+        "cached_generations": {
+            "ok": store.count("generations", "ok=1"),
+            "failed": store.count("generations", "ok=0"),
+        },
+        "calls": _calls(store),
+        "last_session": None if last is None else {
+            "id": last[0], "command": last[1], "started_at": last[2],
+            **_calls(store, "session_id=?", (last[0],)),
+        },
+    }

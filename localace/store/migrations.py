@@ -1,0 +1,53 @@
+"""Append-only schema migrations. Never edit or reorder an entry: add a new one at the end."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[tuple[str, str]] = [
+    (
+        "001_core",
+        """
+        CREATE TABLE runs (
+            id TEXT PRIMARY KEY, created_at TEXT NOT NULL, command TEXT NOT NULL,
+            config_json TEXT NOT NULL, config_hash TEXT NOT NULL, status TEXT NOT NULL,
+            report_json TEXT
+        );
+        CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, started_at TEXT NOT NULL, command TEXT NOT NULL
+        );
+        CREATE TABLE generations (
+            key TEXT PRIMARY KEY, backend TEXT NOT NULL, fingerprint TEXT NOT NULL,
+            template_hash TEXT NOT NULL, request_json TEXT NOT NULL, ok INTEGER NOT NULL,
+            text TEXT, value_json TEXT, error_kind TEXT, error_message TEXT,
+            prompt_tokens INTEGER NOT NULL DEFAULT 0, cached_tokens INTEGER NOT NULL DEFAULT 0,
+            completion_tokens INTEGER NOT NULL DEFAULT 0, seconds REAL NOT NULL DEFAULT 0,
+            finish_reason TEXT, created_at TEXT NOT NULL
+        );
+        CREATE TABLE call_log (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, session_id INTEGER, key TEXT NOT NULL,
+            hit INTEGER NOT NULL, ok INTEGER NOT NULL, prompt_tokens INTEGER NOT NULL,
+            cached_tokens INTEGER NOT NULL, completion_tokens INTEGER NOT NULL,
+            seconds REAL NOT NULL, created_at TEXT NOT NULL
+        );
+        CREATE INDEX call_log_session ON call_log(session_id);
+        CREATE TABLE file_hashes (
+            path TEXT NOT NULL, size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL,
+            sha256 TEXT NOT NULL, PRIMARY KEY (path, size, mtime_ns)
+        );
+        CREATE TABLE apis (
+            id TEXT PRIMARY KEY, run_id TEXT, name TEXT NOT NULL, top_domain TEXT,
+            data_json TEXT NOT NULL, created_at TEXT NOT NULL
+        );
+        CREATE INDEX apis_name ON apis(name);
+        CREATE TABLE dialogs (
+            id TEXT PRIMARY KEY, run_id TEXT, kind TEXT NOT NULL, domains TEXT,
+            complexity REAL, status TEXT NOT NULL, data_json TEXT NOT NULL, created_at TEXT NOT NULL
+        );
+        CREATE INDEX dialogs_kind ON dialogs(kind);
+        CREATE TABLE verdicts (
+            id TEXT PRIMARY KEY, dialog_id TEXT NOT NULL, stage TEXT NOT NULL, check_name TEXT NOT NULL,
+            passed INTEGER NOT NULL, reason TEXT, created_at TEXT NOT NULL
+        );
+        CREATE INDEX verdicts_dialog ON verdicts(dialog_id);
+        """,
+    ),
+]

@@ -1,0 +1,88 @@
+"""End-to-end on the real embedded model (SmolLM2-135M): constraints, KV reuse, CLI caching."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from localace.backends.base import Output, Sampling
+from localace.backends.validation import schema_errors
+
+pytestmark = pytest.mark.model
+
+NESTED = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "enum": ["book_flight", "cancel_flight"]},
+        "arguments": {
+            "type": "object",
+            "properties": {
+                "origin": {"type": "string", "maxLength": 24},
+                "passengers": {"type": "integer", "minimum": 1, "maximum": 9},
+                "max_price": {"type": "number", "minimum": 0, "maximum": 5000},
+                "refundable": {"type": "boolean"},
+                "legs": {"type": "array", "minItems": 1, "maxItems": 2, "items": {
+                    "type": "object",
+                    "properties": {"date": {"type": "string", "pattern": "^2026-[01][0-9]-[0-3][0-9]$"},
+                                   "cabin": {"type": "string", "enum": ["economy", "business"]}},
+                    "required": ["date", "cabin"], "additionalProperties": False}},
+            },
+            "required": ["origin", "passengers", "max_price", "refundable", "legs"],
+            "additionalProperties": False,
+        },
+    },
+    "required": ["name", "arguments"],
+    "additionalProperties": False,
+}
+
+
+def test_nested_schema_output_is_valid(embedded_model):
+    for seed in range(3):
+        c = embedded_model.generate(
+            [{"role": "user", "content": "Book 2 seats from Oslo to Rome on 2026-05-04, economy, under 400."}],
+            output=Output.json(NESTED), sampling=Sampling(temperature=0.8, seed=seed, max_tokens=400),
+        )
+        assert schema_errors(NESTED, c.value) == []
+        assert c.finish_reason == "stop"
+
+
+def test_choice_and_regex(embedded_model):
+    c = embedded_model.generate([{"role": "user", "content": "Is water wet? yes or no"}],
+                                output=Output.choice(["yes", "no"]))
+    assert c.text in {"yes", "no"}
+    c = embedded_model.generate([{"role": "user", "content": "Give a year"}], output=Output.regex("[12][0-9]{3}"))
+    assert len(c.text) == 4 and c.text.isdigit()
+
+
+def test_kv_cache_reused_across_calls_sharing_a_long_prefix(embedded_model):
+    tools = [{"name": f"tool_{i}", "description": f"Looks up record number {i} in the archive of item kind {i % 7}.",
+              "parameters": {"type": "object", "properties": {"id": {"type": "integer"}}}} for i in range(24)]
+    system = "You are a helpful assistant with these tools:\n" + json.dumps(tools)
+    shared = len(embedded_model.tokenize(embedded_model.render_prompt([{"role": "system", "content": system}])))
+    assert shared >= 900
+    schema = {"type": "object", "properties": {"tool": {"type": "string", "maxLength": 12}}, "required": ["tool"]}
+    embedded_model.generate([{"role": "system", "content": system}, {"role": "user", "content": "Find record 3."}],
+                            output=Output.json(schema), sampling=Sampling(max_tokens=40))
+    second = embedded_model.generate(
+        [{"role": "system", "content": system}, {"role": "user", "content": "Find record 11 please."}],
+        output=Output.json(schema), sampling=Sampling(max_tokens=40))
+    assert second.cached_tokens >= 0.9 * shared
+    assert second.prompt_tokens > second.cached_tokens
+
+
+def test_cli_generate_twice_hits_cache(tmp_path):
+    db = tmp_path / "e2e.db"
+    schema = tmp_path / "s.json"
+    schema.write_text(json.dumps(NESTED))
+    cmd = [sys.executable, "-m", "localace", "generate", "--db", str(db), "--schema", str(schema),
+           "Book one seat from Lima on 2026-02-11 in business, max 900."]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    assert schema_errors(NESTED, json.loads(first.stdout)) == []
+    second = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert second.stdout == first.stdout and "cache hit" in second.stderr
+    stats = json.loads(subprocess.run([sys.executable, "-m", "localace", "stats", "--db", str(db), "--json"],
+                                      capture_output=True, text=True, timeout=60).stdout)
+    assert stats["last_session"]["model_calls"] == 0 and stats["last_session"]["cache_hits"] == 1
+    assert stats["calls"]["model_calls"] == 1

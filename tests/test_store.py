@@ -1,0 +1,94 @@
+import hashlib
+import sqlite3
+
+import pytest
+
+from localace.errors import StoreError
+from localace.store import open_store
+from localace.store.migrations import MIGRATIONS
+
+
+def _digest(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_new_db_gets_all_migrations_and_wal(tmp_path):
+    s = open_store(tmp_path / "a.db")
+    applied = [r[0] for r in s.conn.execute("SELECT name FROM _localace_migrations ORDER BY name")]
+    assert applied == [name for name, _ in MIGRATIONS]
+    assert s.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert {"runs", "apis", "dialogs", "verdicts", "generations"} <= set(s.db.table_names())
+    s.close()
+
+
+def test_reopen_is_idempotent(tmp_path):
+    open_store(tmp_path / "a.db").close()
+    s = open_store(tmp_path / "a.db")
+    assert s.count("_localace_migrations") == len(MIGRATIONS)
+
+
+def test_foreign_sqlite_db_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE customers (id INTEGER)")
+    conn.commit()
+    conn.close()
+    before = _digest(path)
+    with pytest.raises(StoreError, match="another program"):
+        open_store(path)
+    assert _digest(path) == before
+
+
+def test_non_sqlite_file_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "notes.db"
+    path.write_text("just some text\n" * 20)
+    before = _digest(path)
+    with pytest.raises(StoreError, match="not a SQLite database"):
+        open_store(path)
+    assert _digest(path) == before
+
+
+def test_corrupt_db_is_refused_and_untouched(tmp_path):
+    path = tmp_path / "c.db"
+    open_store(path).close()
+    data = bytearray(path.read_bytes())
+    data[100:4096] = b"\xff" * (4096 - 100)  # smash the schema page, keep the header
+    path.write_bytes(bytes(data))
+    before = _digest(path)
+    with pytest.raises(StoreError, match="corrupt"):
+        open_store(path)
+    assert _digest(path) == before
+
+
+def test_missing_folder_and_directory_paths(tmp_path):
+    with pytest.raises(StoreError, match="does not exist"):
+        open_store(tmp_path / "nope" / "x.db")
+    with pytest.raises(StoreError, match="is a directory"):
+        open_store(tmp_path)
+
+
+def test_newer_migration_is_refused(tmp_path):
+    s = open_store(tmp_path / "a.db")
+    s.conn.execute("INSERT INTO _localace_migrations VALUES ('999_future', 'x')")
+    s.close()
+    with pytest.raises(StoreError, match="newer localace"):
+        open_store(tmp_path / "a.db")
+
+
+def test_transaction_rolls_back_whole_work_item(store):
+    with pytest.raises(RuntimeError):
+        with store.transaction():
+            store.conn.execute("INSERT INTO runs VALUES ('r1', 't', 'c', '{}', 'h', 'new', NULL)")
+            with store.transaction():  # nested blocks join the outer transaction
+                store.conn.execute("INSERT INTO runs VALUES ('r2', 't', 'c', '{}', 'h', 'new', NULL)")
+            raise RuntimeError("killed mid item")
+    assert store.count("runs") == 0
+
+
+def test_file_hash_is_remembered(store, tmp_path):
+    f = tmp_path / "m.gguf"
+    f.write_bytes(b"GGUF" + b"\0" * 100)
+    first = store.file_hash(f)
+    assert first == hashlib.sha256(f.read_bytes()).hexdigest()
+    assert store.count("file_hashes") == 1
+    assert store.file_hash(f) == first
