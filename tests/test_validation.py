@@ -28,6 +28,7 @@ def test_supported_schema_passes():
         ({"$ref": "http://example.com/s.json"}, "local $ref"),
         ({"type": "object", "properties": {"a": {"if": {}, "then": {}}}}, "'if'"),
         ([1, 2], "JSON object"),
+        ({"type": "array", "items": {"type": "string"}, "uniqueItems": True}, "uniqueItems"),  # llguidance lacks it
     ],
 )
 def test_unsupported_schemas_are_named(schema, needle):

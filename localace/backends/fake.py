@@ -56,7 +56,7 @@ class FakeBackend:
                 item = item(messages, output, sampling)
             text = item if isinstance(item, str) else json.dumps(item, ensure_ascii=False)
         elif self.improvise:
-            text = self._invent(messages, output, sampling)
+            text = self.invent(messages, output, sampling)
         else:
             raise ScriptExhausted("fake backend script is empty")
         finish = "stop"
@@ -76,7 +76,7 @@ class FakeBackend:
             completion_tokens=len(words), seconds=0.0, finish_reason=finish,
         )
 
-    def _invent(self, messages: list[Message], output: Output | None, sampling: Sampling) -> str:
+    def invent(self, messages: list[Message], output: Output | None, sampling: Sampling) -> str:
         from localace.backends.schema_sample import sample_instance
 
         seed = content_hash([self.salt, messages, output.key() if output else None, sampling.seed])

@@ -16,7 +16,7 @@ from localace.hashing import canonical_json
 SUPPORTED_KEYWORDS = frozenset(
     {
         "type", "properties", "required", "additionalProperties", "items", "prefixItems",
-        "minItems", "maxItems", "uniqueItems", "enum", "const", "minimum", "maximum",
+        "minItems", "maxItems", "enum", "const", "minimum", "maximum",
         "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength", "maxLength", "pattern",
         "format", "anyOf", "oneOf", "allOf", "$ref", "$defs", "definitions", "description",
         "title", "default", "examples", "$schema", "$id", "minProperties", "maxProperties",

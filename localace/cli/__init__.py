@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from localace import __version__
+from localace.cli.apis import apis_group
 from localace.cli.core import generate_cmd, models_cmd, stats_cmd
 
 
@@ -14,7 +15,7 @@ def cli() -> None:
     """Synthesize tool-calling training data offline with local GGUF models (ToolACE method)."""
 
 
-for command in (models_cmd, generate_cmd, stats_cmd):
+for command in (models_cmd, generate_cmd, stats_cmd, apis_group):
     cli.add_command(command)
 
 

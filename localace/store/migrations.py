@@ -50,4 +50,31 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX verdicts_dialog ON verdicts(dialog_id);
         """,
     ),
+    (
+        "002_api_synthesis",
+        """
+        CREATE TABLE tree_nodes (
+            id TEXT PRIMARY KEY, tree TEXT NOT NULL, parent_id TEXT, name TEXT NOT NULL,
+            norm_name TEXT NOT NULL, depth INTEGER NOT NULL, top_domain TEXT NOT NULL,
+            source_doc TEXT, created_at TEXT NOT NULL
+        );
+        CREATE INDEX tree_nodes_tree ON tree_nodes(tree, depth);
+        CREATE TABLE work_items (
+            run_id TEXT NOT NULL, stage TEXT NOT NULL, idx INTEGER NOT NULL, status TEXT NOT NULL,
+            attempts INTEGER NOT NULL, result_id TEXT, created_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, stage, idx)
+        );
+        CREATE TABLE rejections (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT, stage TEXT NOT NULL, idx INTEGER,
+            attempt INTEGER, check_name TEXT NOT NULL, reason TEXT NOT NULL, payload_json TEXT,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX rejections_run ON rejections(run_id, stage);
+        ALTER TABLE apis ADD COLUMN parent_id TEXT;
+        ALTER TABLE apis ADD COLUMN operators TEXT;
+        ALTER TABLE apis ADD COLUMN source TEXT;
+        ALTER TABLE apis ADD COLUMN norm_key TEXT;
+        ALTER TABLE apis ADD COLUMN seq INTEGER
+        """,
+    ),
 ]

@@ -1,0 +1,116 @@
+"""The flat 'draft' form a model writes an API in, and its conversion to an ApiSpec.
+
+A flat list of fields is far easier for a small model to fill under a constraint than a
+recursive JSON Schema; nesting and constraints are added afterwards by the evolution operators."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localace.apis.spec import ApiSpec
+
+SCALAR_TYPES = ["string", "integer", "number", "boolean"]
+DRAFT_TYPES = SCALAR_TYPES + ["array"]
+IDENT = "^[a-z][a-z0-9]*(_[a-z0-9]+){0,3}$"
+API_NAME = "^[a-z][a-z0-9]*(_[a-z0-9]+){1,4}$"
+# One line of prose: no quotes/backslashes (no escapes to get wrong), bounded length.
+SENTENCE = "^[A-Z][^\\n\"\\\\]{8,150}$"
+
+
+def field_schema(types: list[str] = DRAFT_TYPES, *, with_required: bool = False) -> dict[str, Any]:
+    props: dict[str, Any] = {
+        "name": {"type": "string", "pattern": IDENT, "maxLength": 32},
+        "type": {"type": "string", "enum": types},
+        "description": {"type": "string", "pattern": SENTENCE},
+    }
+    if with_required:
+        props["required"] = {"type": "boolean"}
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+
+def fields_schema(key: str, low: int, high: int, types: list[str] = DRAFT_TYPES) -> dict[str, Any]:
+    return {"type": "object", "properties": {key: {"type": "array", "minItems": low, "maxItems": high,
+                                                   "items": field_schema(types)}},
+            "required": [key], "additionalProperties": False}
+
+
+DRAFT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    # Description first: the name then summarizes what the model just wrote, instead of being
+    # copied from the example.
+    "properties": {
+        "description": {"type": "string", "pattern": SENTENCE},
+        "name": {"type": "string", "pattern": API_NAME, "maxLength": 48},
+        "parameters": {"type": "array", "minItems": 1, "maxItems": 4, "items": field_schema(with_required=True)},
+        "returns": {"type": "array", "minItems": 1, "maxItems": 4, "items": field_schema()},
+    },
+    "required": ["description", "name", "parameters", "returns"],
+    "additionalProperties": False,
+}
+
+
+class DraftError(ValueError):
+    """A draft that cannot become a valid API (duplicate field names and the like)."""
+
+
+def field_to_schema(field: dict[str, Any]) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": field["type"], "description": field["description"]}
+    if field["type"] == "array":
+        schema["items"] = {"type": "string"}
+    return schema
+
+
+def unique_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep the first field of each name: small models repeat a field rather than invent a new one."""
+    seen: dict[str, dict[str, Any]] = {}
+    for f in fields:
+        seen.setdefault(f["name"], f)
+    return list(seen.values())
+
+
+def object_from_fields(fields: list[dict[str, Any]], description: str | None = None,
+                       required: list[str] | None = None) -> dict[str, Any]:
+    fields = unique_fields(fields)
+    names = [f["name"] for f in fields]
+    if required is not None:
+        required = [r for r in dict.fromkeys(required) if r in names]
+    schema: dict[str, Any] = {"type": "object", "properties": {f["name"]: field_to_schema(f) for f in fields}}
+    if description:
+        schema["description"] = description
+    schema["required"] = names if required is None else required
+    return schema
+
+
+def draft_to_spec(draft: dict[str, Any], domain: list[str]) -> ApiSpec:
+    """Raises DraftError or InvalidApiSpecError with the reason."""
+    params = draft["parameters"]
+    required = [p["name"] for p in params if p.get("required")] or [params[0]["name"]]
+    parameters = object_from_fields(params, required=required)
+    returns = object_from_fields(draft["returns"])
+    return ApiSpec(name=draft["name"], description=draft["description"], domain=domain,
+                   parameters=parameters, returns=returns)
+
+
+def describe_api(spec: ApiSpec) -> str:
+    """A prose rendering used for examples, so the model imitates the shape without copying JSON."""
+    required = set(spec.parameters.get("required", []))
+    lines = [f"{spec.name}: {spec.description}", "Parameters:"]
+    for n, s in spec.parameters.get("properties", {}).items():
+        lines.append(f"- {n} ({s.get('type', 'string')}{', required' if n in required else ''}): {s.get('description', '')}")
+    lines.append("Returns:")
+    for n, s in spec.returns.get("properties", {}).items():
+        lines.append(f"- {n} ({s.get('type', 'string')}): {s.get('description', '')}")
+    return "\n".join(lines)
+
+
+def spec_to_draft(spec: ApiSpec) -> dict[str, Any]:
+    """The flat view shown to the model as an example (nested types appear by their top type)."""
+    required = set(spec.parameters.get("required", []))
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "parameters": [{"name": n, "type": s.get("type", "string"), "description": s.get("description", ""),
+                        "required": n in required} for n, s in spec.parameters.get("properties", {}).items()],
+        "returns": [{"name": n, "type": s.get("type", "string"), "description": s.get("description", "")}
+                    for n, s in spec.returns.get("properties", {}).items()],
+    }

@@ -1,0 +1,192 @@
+"""Import tool definitions from OpenAI, BFCL, ToolACE and plain JSON Schema files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from localace.apis.spec import ApiSpec, InvalidApiSpecError
+from localace.apis.tool_formats import ToolFormatError, from_bfcl, from_openai, from_toolace
+from localace.errors import UserError
+
+Candidate = tuple[str, Any]  # (format name, raw tool entry)
+
+_GORILLA_ONLY_TYPES = frozenset({"dict", "float", "tuple", "any"})
+
+
+class ImportFormatError(UserError, ValueError):
+    """The input is not JSON/JSONL/ToolACE text, or holds no recognizable tools."""
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A tool entry that was not imported, with the reason."""
+
+    index: int
+    name: str
+    reason: str
+
+
+@dataclass
+class ImportResult:
+    """Imported APIs in file order, skipped entries, detected format and exact duplicates dropped."""
+
+    format: str
+    apis: list[ApiSpec] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    duplicates: int = 0
+
+
+def _convert_openai(raw: Any) -> ApiSpec:
+    return from_openai(raw)
+
+
+def _convert_jsonschema(raw: Any) -> ApiSpec:
+    return from_openai(raw, source="import:jsonschema")
+
+
+_CONVERTERS: dict[str, Callable[[Any], ApiSpec]] = {
+    "openai": _convert_openai,
+    "jsonschema": _convert_jsonschema,
+    "bfcl": from_bfcl,
+    "toolace": from_toolace,
+}
+
+
+def find_tool_list(text: str) -> list[dict[str, Any]] | None:
+    """The first JSON list of tool objects (dicts with "name") embedded in prose, if any."""
+    decoder = json.JSONDecoder()
+    start = text.find("[")
+    while start != -1:
+        try:
+            value, _ = decoder.raw_decode(text, start)
+        except json.JSONDecodeError:
+            value = None
+        if isinstance(value, list) and value and all(isinstance(item, dict) and "name" in item for item in value):
+            return value
+        start = text.find("[", start + 1)
+    return None
+
+
+def _types_in(schema: Any) -> Iterator[str]:
+    if not isinstance(schema, dict):
+        return
+    if isinstance(schema.get("type"), str):
+        yield schema["type"]
+    properties = schema.get("properties")
+    for child in properties.values() if isinstance(properties, dict) else ():
+        yield from _types_in(child)
+    for key in ("items", "additionalProperties"):
+        yield from _types_in(schema.get(key))
+
+
+def _function_format(function: dict[str, Any]) -> str:
+    """Tell a ToolACE entry, a BFCL function and a plain JSON-Schema function apart."""
+    if "required" in function:
+        return "toolace"  # ToolACE entries carry a (usually null) top-level "required"
+    if any(name in _GORILLA_ONLY_TYPES for name in _types_in(function.get("parameters"))):
+        return "bfcl"
+    return "jsonschema"
+
+
+def _tools_value(value: Any) -> Any:
+    if isinstance(value, str):  # ShareGPT and xLAM store the tool list as a JSON string
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value
+
+
+def _candidates(value: Any) -> Iterator[Candidate]:
+    """Tool entries found in one JSON value (a row, a tool, or a list of either)."""
+    if isinstance(value, list):
+        for item in value:
+            yield from _candidates(item)
+        return
+    if not isinstance(value, dict):
+        return
+    if value.get("type") == "function" and isinstance(value.get("function"), dict):
+        yield "openai", value
+    elif isinstance(value.get("function"), list):
+        yield from (("bfcl", function) for function in value["function"])
+    elif "tools" in value:
+        tools = _tools_value(value["tools"])
+        yield from _candidates(tools if isinstance(tools, list) else [])
+    elif isinstance(value.get("system"), str):
+        yield from (("toolace", tool) for tool in find_tool_list(value["system"]) or [])
+    elif isinstance(value.get("name"), str) and ("parameters" in value or "description" in value):
+        yield _function_format(value), value
+
+
+def _parse_json_values(text: str, label: str) -> list[Any]:
+    """The whole text as one JSON value, else one value per JSON Lines line, else ToolACE prose."""
+    try:
+        return [json.loads(text)]
+    except json.JSONDecodeError:
+        pass
+    values = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            values.append(json.loads(line))
+        except json.JSONDecodeError as err:
+            # Prose from the first line on may be a bare ToolACE system prompt; a bad line later is an error.
+            if not values and find_tool_list(text) is not None:
+                return [{"system": text}]
+            raise ImportFormatError(f"{label}: not JSON or JSON Lines (line {number}: {err.msg})") from None
+    return values
+
+
+def _entry_name(raw: Any) -> str:
+    if isinstance(raw, dict):
+        function = raw.get("function") if isinstance(raw.get("function"), dict) else raw
+        name = function.get("name")
+        return name if isinstance(name, str) else ""
+    return ""
+
+
+def import_tools(text: str, *, filename: str = "") -> ImportResult:
+    """Read tool definitions from text; skip invalid ones with reasons, dedupe by id."""
+    label = filename or "input"
+    if not text.strip():
+        raise ImportFormatError(f"{label}: empty file")
+    candidates = [candidate for value in _parse_json_values(text, label) for candidate in _candidates(value)]
+    if not candidates:
+        raise ImportFormatError(f"{label}: no recognizable tool definitions found")
+    formats = list(dict.fromkeys(fmt for fmt, _ in candidates))
+    result = ImportResult(format="+".join(formats))
+    first_by_id: set[str] = set()
+    first_by_name: dict[str, tuple[int, str]] = {}
+    for index, (fmt, raw) in enumerate(candidates):
+        try:
+            spec = _CONVERTERS[fmt](raw)
+        except (InvalidApiSpecError, ToolFormatError) as err:
+            result.skipped.append(Skipped(index, _entry_name(raw), "; ".join(err.reasons)))
+            continue
+        if spec.id in first_by_id:
+            result.duplicates += 1
+        elif spec.name in first_by_name:
+            other_index, other_id = first_by_name[spec.name]
+            reason = f"name collision with entry {other_index} (id {other_id}), a different definition"
+            result.skipped.append(Skipped(index, spec.name, reason))
+        else:
+            first_by_id.add(spec.id)
+            first_by_name[spec.name] = (index, spec.id)
+            result.apis.append(spec)
+    return result
+
+
+def import_file(path: Path) -> ImportResult:
+    """import_tools on a UTF-8 file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ImportFormatError(f"{path}: not UTF-8 text ({err.reason})") from None
+    except OSError as err:
+        raise ImportFormatError(f"{path}: cannot read ({err.strerror or err})") from None
+    return import_tools(text, filename=str(path))

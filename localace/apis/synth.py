@@ -1,0 +1,280 @@
+"""Adaptation + evolution: sample a subtree and an example, let the model write an API, mutate it
+with diversity operators, and keep it when it is valid and new. Resumable slot by slot."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+
+from localace.apis import operators as ops
+from localace.apis.draft import DRAFT_SCHEMA, DraftError, describe_api, draft_to_spec, spec_to_draft
+from localace.apis.spec import ApiSpec, InvalidApiSpecError, param_types
+from localace.apis.text_norm import norm_key, similar
+from localace.apis.tree import TreeNode, load_tree
+from localace.backends.base import Output, Sampling
+from localace.errors import GenerationError, LocalaceError
+from localace.hashing import content_hash
+from localace.prompts import load_prompt
+from localace.runs import item_status, mark_item, record_rejection
+from localace.store.cache import CachedBackend
+from localace.store.db import Store, utcnow
+
+STAGE = "apis"
+SYSTEM = "You are an expert API designer. Answer only with the requested JSON."
+# Operator targets: parameter-type categories the steering tries to keep covered.
+TARGETS: dict[str, tuple[str, str | None]] = {
+    "enum": ("add_constraint", "enum"), "format": ("add_constraint", "format"),
+    "pattern": ("add_constraint", "pattern"), "range": ("add_constraint", "range"),
+    "object": ("change_type", "object"), "nested_object": ("change_type", "nested_object"),
+    "array_of_objects": ("change_type", "array_of_objects"), "array_of_arrays": ("change_type", "array_of_arrays"),
+    "array": ("add_parameter", "array"), "boolean": ("add_parameter", "boolean"),
+    "number": ("add_parameter", "number"), "integer": ("add_parameter", "integer"),
+}
+EXTRA_MOVES: list[tuple[str, str | None]] = [("change_returns", None), ("add_constraint", "length"),
+                                             ("add_constraint", "items"), ("change_type", "typed_array"),
+                                             ("add_parameter", None)]
+
+
+class SynthesisStalled(LocalaceError):
+    """Too many slots failed in a row: the model cannot produce valid APIs with this setup."""
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    n: int
+    seed: int = 0
+    generations: int = 2
+    max_attempts: int = 4
+    related_share: float = 0.2
+
+
+@dataclass(frozen=True)
+class SynthEvent:
+    slot: int
+    accepted: bool
+    api: ApiSpec | None = None
+    check: str | None = None
+    reason: str | None = None
+
+
+@dataclass
+class _State:
+    buffer: list[ApiSpec]
+    accepted: list[ApiSpec] = field(default_factory=list)
+    domains: Counter[str] = field(default_factory=Counter)
+    types: Counter[str] = field(default_factory=Counter)
+
+    def add(self, spec: ApiSpec) -> None:
+        self.accepted.append(spec)
+        self.buffer.append(spec)
+        self.domains[spec.domain[0] if spec.domain else ""] += 1
+        self.types.update(param_types(spec))
+
+
+def builtin_examples() -> list[ApiSpec]:
+    data = json.loads(files("localace.apis").joinpath("builtin_examples.json").read_text(encoding="utf-8"))
+    return [ApiSpec(**d) for d in data]
+
+
+def load_run_apis(store: Store, run_id: str) -> list[ApiSpec]:
+    rows = store.conn.execute("SELECT data_json FROM apis WHERE run_id=? ORDER BY seq", (run_id,))
+    return [ApiSpec.model_validate_json(r[0]) for r in rows]
+
+
+def imported_before(store: Store, created_at: str) -> list[ApiSpec]:
+    rows = store.conn.execute(
+        "SELECT data_json FROM apis WHERE run_id IS NULL AND created_at <= ? ORDER BY created_at, id", (created_at,))
+    return [ApiSpec.model_validate_json(r[0]) for r in rows]
+
+
+class ApiSynthesizer:
+    def __init__(self, gen: CachedBackend, store: Store, run_id: str, tree_id: str, cfg: SynthConfig) -> None:
+        self.gen, self.store, self.run_id, self.cfg = gen, store, run_id, cfg
+        self.tree = load_tree(store, tree_id)
+        self.tops = sorted({n.top_domain for n in self.tree})
+        created = store.conn.execute("SELECT created_at FROM runs WHERE id=?", (run_id,)).fetchone()[0]
+        self.state = _State(buffer=builtin_examples() + imported_before(store, created))
+        for spec in load_run_apis(store, run_id):
+            self.state.add(spec)
+
+    def run(self) -> Iterator[SynthEvent]:
+        status = item_status(self.store, self.run_id, STAGE)
+        slot, failed_in_row = 0, 0
+        while len(self.state.accepted) < self.cfg.n:
+            if slot in status:
+                slot += 1
+                continue
+            event = self._slot(slot)
+            yield event
+            failed_in_row = 0 if event.accepted else failed_in_row + 1
+            if failed_in_row >= 25:
+                raise SynthesisStalled(f"25 API slots in a row failed (last: {event.check}: {event.reason})")
+            slot += 1
+
+    # --- one slot -----------------------------------------------------------------------------
+    def _slot(self, slot: int) -> SynthEvent:
+        last: tuple[str, str] = ("", "")
+        for attempt in range(self.cfg.max_attempts):
+            rng = random.Random(content_hash([self.cfg.seed, slot, attempt], 16))
+            try:
+                spec, steps = self._candidate(rng, slot, attempt)
+                problem = self._duplicate_of(spec)
+                if problem:
+                    raise _Reject("duplicate", problem, spec_to_draft(spec))
+            except _Reject as r:
+                record_rejection(self.store, self.run_id, STAGE, slot, attempt, r.check, r.reason, r.payload)
+                last = (r.check, r.reason)
+                continue
+            with self.store.transaction():
+                self.store.db["apis"].insert({
+                    "id": spec.id, "run_id": self.run_id, "name": spec.name, "top_domain": spec.domain[0],
+                    "data_json": spec.model_dump_json(), "created_at": utcnow(), "parent_id": spec.parent_id,
+                    "operators": json.dumps([s.as_dict() for s in steps]), "source": spec.source,
+                    "norm_key": norm_key(spec.name), "seq": slot,
+                })
+                mark_item(self.store, self.run_id, STAGE, slot, "done", attempt + 1, spec.id)
+            self.state.add(spec)
+            return SynthEvent(slot, True, spec)
+        with self.store.transaction():
+            mark_item(self.store, self.run_id, STAGE, slot, "failed", self.cfg.max_attempts)
+        return SynthEvent(slot, False, None, *last)
+
+    def _ask(self, rng_salt: list[Any], name: str, output: Output, salt: str, max_tokens: int = 400,
+             **variables: Any) -> Any:
+        prompt = load_prompt(name)
+        completion = self.gen.generate(
+            prompt.messages(system=SYSTEM, **variables), output=output, template_hash=prompt.hash,
+            sampling=Sampling(temperature=0.8, seed=int(content_hash([*rng_salt, salt], 8), 16), max_tokens=max_tokens),
+        )
+        return completion.value
+
+    def _candidate(self, rng: random.Random, slot: int, attempt: int) -> tuple[ApiSpec, list[ops.Step]]:
+        salt = [self.cfg.seed, slot, attempt]
+        top = self._pick_domain(rng)
+        same_domain = [a for a in self.state.accepted if a.domain and a.domain[0] == top]
+        related = same_domain and rng.random() < self.cfg.related_share
+        try:
+            if related:
+                parent = rng.choice(same_domain)
+                draft = self._ask(salt, "api_related", Output.json(DRAFT_SCHEMA), "draft", 700, domain=top,
+                                  example=describe_api(parent))
+                spec = draft_to_spec(draft, list(parent.domain)).replace(parent_id=parent.id, operator="add_related")
+                steps = [ops.Step("add_related", f"related to {parent.name}")]
+            else:
+                path, functionalities = self._subtree(rng, top)
+                example = rng.choice(self.state.buffer)
+                draft = self._ask(salt, "api_write", Output.json(DRAFT_SCHEMA), "draft", 700, domain=top,
+                                  functionalities=functionalities,
+                                  example=describe_api(example))
+                spec = draft_to_spec(draft, path).replace(parent_id=example.id, operator="write")
+                steps = [ops.Step("write", f"from example {example.name}; {len(functionalities)} functionalities")]
+        except GenerationError as e:
+            raise _Reject(f"generation:{e.kind}", str(e)) from None
+        except (DraftError, InvalidApiSpecError) as e:
+            raise _Reject("definition", str(e), draft) from None
+        for g in range(self.cfg.generations):
+            operator, arg = self._pick_move(rng, spec)
+            ask = lambda name, output, s, **v: self._ask([*salt, g], name, output, s, **v)  # noqa: E731
+            try:
+                if operator == "add_parameter":
+                    spec, step = ops.add_parameter(ask, spec, rng, arg)
+                elif operator == "add_constraint":
+                    spec, step = ops.add_constraint(ask, spec, rng, arg or "enum")
+                elif operator == "change_type":
+                    spec, step = ops.change_type(ask, spec, rng, arg or "object")
+                else:
+                    spec, step = ops.change_returns(ask, spec, rng)
+            except (ops.OperatorFailed, GenerationError, InvalidApiSpecError) as e:
+                record_rejection(self.store, self.run_id, STAGE, slot, attempt, f"operator:{operator}",
+                                 f"{arg or ''} {e}".strip())
+                continue
+            steps.append(step)
+        names = "+".join(s.operator for s in steps)
+        return spec.replace(operator=names), steps
+
+    def _pick_domain(self, rng: random.Random) -> str:
+        if not self.tops:
+            raise _Reject("tree", "the API context tree is empty")
+        fewest = min(self.state.domains.get(t, 0) for t in self.tops)
+        return rng.choice([t for t in self.tops if self.state.domains.get(t, 0) == fewest])
+
+    def _subtree(self, rng: random.Random, top: str) -> tuple[list[str], list[str]]:
+        nodes = [n for n in self.tree if n.top_domain == top and n.depth > 0]
+        if not nodes:
+            return [top], [top]
+        by_id = {n.id: n for n in self.tree}
+        if rng.random() < 0.5:  # simple API: one functionality
+            node = rng.choice(nodes)
+            return _path(node, by_id), [node.name]
+        level1 = [n for n in nodes if n.depth == 1] or nodes
+        node = rng.choice(level1)
+        children = [n for n in nodes if n.parent_id == node.id]
+        picked = rng.sample(children, min(len(children), rng.randint(1, 3))) if children else []
+        return _path(node, by_id), [node.name] + [c.name for c in picked]
+
+    def _pick_move(self, rng: random.Random, spec: ApiSpec) -> tuple[str, str | None]:
+        """Mostly steer toward the least-covered parameter-type category; sometimes explore."""
+        present = {s.get("type") for s in spec.parameters.get("properties", {}).values()}
+        usable = {t: move for t, move in TARGETS.items() if _applicable(move, present)}
+        if usable and rng.random() < 0.6:
+            fewest = min(self.state.types.get(t, 0) for t in usable)
+            return usable[rng.choice(sorted(t for t in usable if self.state.types.get(t, 0) == fewest))]
+        return rng.choice([m for m in list(TARGETS.values()) + EXTRA_MOVES if _applicable(m, present)])
+
+    def _duplicate_of(self, spec: ApiSpec) -> str | None:
+        row = self.store.conn.execute("SELECT name FROM apis WHERE norm_key=? OR id=? LIMIT 1",
+                                      (norm_key(spec.name), spec.id)).fetchone()
+        if row:
+            return f"same name as existing API {row[0]}"
+        text = f"{spec.name} {spec.description}"
+        for other in self.state.accepted:
+            if similar(text, f"{other.name} {other.description}", 0.85):
+                return f"near-duplicate of {other.name}"
+        return None
+
+
+class _Reject(Exception):
+    def __init__(self, check: str, reason: str, payload: Any = None) -> None:
+        super().__init__(reason)
+        self.check, self.reason, self.payload = check, reason, payload
+
+
+_NEEDS: dict[str, set[str]] = {
+    "range": {"integer", "number"}, "items": {"array"}, "enum": {"string"}, "format": {"string"},
+    "pattern": {"string"}, "length": {"string"},
+}
+
+
+def _applicable(move: tuple[str, str | None], present: set[str | None]) -> bool:
+    operator, arg = move
+    if operator == "add_constraint":
+        return bool(_NEEDS.get(arg or "enum", set()) & present)
+    if operator == "change_type":
+        return bool({"string", "array", "integer", "number"} & present)
+    return True
+
+
+def _path(node: TreeNode, by_id: dict[str, TreeNode]) -> list[str]:
+    out = []
+    cur: TreeNode | None = node
+    while cur is not None:
+        out.append(cur.name)
+        cur = by_id.get(cur.parent_id) if cur.parent_id else None
+    return list(reversed(out))
+
+
+def coverage(store: Store, run_id: str | None = None) -> dict[str, Counter[str]]:
+    """Distribution of top-level domains and parameter-type categories."""
+    sql = "SELECT data_json FROM apis" + (" WHERE run_id=?" if run_id else "")
+    domains: Counter[str] = Counter()
+    types: Counter[str] = Counter()
+    for (data,) in store.conn.execute(sql, (run_id,) if run_id else ()):
+        spec = ApiSpec.model_validate_json(data)
+        domains[spec.domain[0] if spec.domain else "(none)"] += 1
+        types.update(param_types(spec))
+    return {"domains": domains, "types": types}
