@@ -52,7 +52,7 @@ def test_json_value_round_trips_through_cache(store):
 @pytest.mark.parametrize(
     "change",
     [
-        {"fingerprint": {"backend": "fake", "salt": "other"}},
+        {"fingerprint": {"backend": "fake", "salt": "other", "consistency": 0.8}},
         {"template_hash": "t2"},
         {"messages": [{"role": "user", "content": "hello!"}]},
         {"output": Output.json(SCHEMA)},
@@ -61,6 +61,6 @@ def test_json_value_round_trips_through_cache(store):
     ],
 )
 def test_every_key_part_changes_the_key(change):
-    base = dict(fingerprint={"backend": "fake", "salt": ""}, template_hash="t1", messages=MSG,
+    base = dict(fingerprint={"backend": "fake", "salt": "", "consistency": 0.8}, template_hash="t1", messages=MSG,
                 output=None, sampling=Sampling())
     assert request_key(**base) != request_key(**{**base, **change})

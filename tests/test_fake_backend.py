@@ -37,9 +37,12 @@ def test_improvised_output_is_schema_valid_and_deterministic():
     a = FakeBackend().generate(MSG, output=Output.json(SCHEMA), sampling=Sampling(seed=1))
     b = FakeBackend().generate(MSG, output=Output.json(SCHEMA), sampling=Sampling(seed=1))
     assert schema_errors(SCHEMA, a.value) == [] and a.text == b.text
-    values = {FakeBackend().generate(MSG, output=Output.json(SCHEMA), sampling=Sampling(seed=s)).text
-              for s in range(10)}
-    assert len(values) > 1
+    sampled = lambda fake, s: fake.generate(MSG, output=Output.json(SCHEMA), sampling=Sampling(seed=s, temperature=0.7)).text  # noqa: E731
+    assert len({sampled(FakeBackend(consistency=0.0), s) for s in range(10)}) > 1
+    assert len({sampled(FakeBackend(consistency=1.0), s) for s in range(10)}) == 1
+    greedy = {FakeBackend(consistency=0.0).generate(MSG, output=Output.json(SCHEMA), sampling=Sampling(seed=s)).text
+              for s in range(5)}
+    assert len(greedy) == 1  # temperature 0 ignores the seed, as greedy decoding does
 
 
 def test_improvised_regex_and_choice():

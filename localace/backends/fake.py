@@ -31,9 +31,13 @@ class FakeBackend:
 
     name = "fake"
 
-    def __init__(self, script: Iterable[ScriptItem] = (), *, improvise: bool = True, salt: str = "") -> None:
+    def __init__(self, script: Iterable[ScriptItem] = (), *, improvise: bool = True, salt: str = "",
+                 consistency: float = 0.8) -> None:
         self.queue: deque[ScriptItem] = deque(script)
         self.improvise = improvise
+        # Share of sampled (temperature > 0) answers that equal the greedy one, like a fairly
+        # confident model; 0 makes every seed answer differently, 1 makes sampling irrelevant.
+        self.consistency = consistency
         self.salt = salt
         self.calls: list[FakeCall] = []
         self._last_prompt: list[str] = []
@@ -42,7 +46,7 @@ class FakeBackend:
         self.queue.extend(items)
 
     def fingerprint(self) -> dict[str, Any]:
-        return {"backend": "fake", "salt": self.salt}
+        return {"backend": "fake", "salt": self.salt, "consistency": self.consistency}
 
     def generate(
         self, messages: list[Message], *, output: Output | None = None, sampling: Sampling = Sampling()
@@ -76,10 +80,18 @@ class FakeBackend:
             completion_tokens=len(words), seconds=0.0, finish_reason=finish,
         )
 
+    def score(self, messages: list[Message], target: str) -> tuple[float, int]:
+        """A deterministic pseudo log-likelihood: about -1..-4 nats per word, seeded by content."""
+        words = max(1, len(target.split()))
+        rng = random.Random(content_hash([self.salt, messages, target]))
+        return -words * rng.uniform(1.0, 4.0), words
+
     def invent(self, messages: list[Message], output: Output | None, sampling: Sampling) -> str:
         from localace.backends.schema_sample import sample_instance
 
-        seed = content_hash([self.salt, messages, output.key() if output else None, sampling.seed])
+        request = [self.salt, messages, output.key() if output else None]
+        greedy = sampling.temperature == 0 or random.Random(content_hash([*request, sampling.seed])).random() < self.consistency
+        seed = content_hash(request if greedy else [*request, sampling.seed])
         rng = random.Random(seed)
         if output is None:
             return f"Fake reply {seed[:8]}."

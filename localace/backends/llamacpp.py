@@ -46,7 +46,9 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None = None) -> Any:
         import llama_cpp
 
         _quiet_llama_logs()
-        threads = n_threads or os.cpu_count() or 1
+        # LOCALACE_THREADS: when two jobs share a machine, give each its own cores instead of letting
+        # their spinning threads oversubscribe it (DESIGN §4).
+        threads = n_threads or int(os.environ.get("LOCALACE_THREADS", "0") or 0) or os.cpu_count() or 1
         try:
             _LOADED[key] = llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
@@ -152,6 +154,37 @@ class LlamaCppBackend:
             cached_tokens=reused, completion_tokens=usage.get("completion_tokens", 0),
             seconds=seconds, finish_reason=finish,
         )
+
+    def score(self, messages: list[Message], target: str) -> tuple[float, int]:
+        """Log-likelihood of `target` as the assistant's reply to `messages`: (sum of log-probs, tokens).
+
+        Evaluates the target one token at a time after the (KV-cached) prefix, reading the logits
+        of the last position each step, so no logits_all buffer of n_ctx x n_vocab is needed."""
+        import numpy as np
+
+        llama = self.llama
+        prefix = self.tokenize(self.render_prompt(messages))
+        tokens = self.tokenize(target)[: max(1, self.n_ctx - len(prefix) - 2)]
+        if len(prefix) + 1 >= self.n_ctx or not tokens:
+            return 0.0, 0
+        keep = _reusable_prefix(list(llama._input_ids), prefix)
+        llama.n_tokens = keep
+        llama.eval(prefix[keep:])
+        n_vocab = llama.n_vocab()
+        total = 0.0
+        for i, tok in enumerate(tokens):
+            logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(n_vocab,))
+            total += _log_softmax_at(logits, tok)
+            if i + 1 < len(tokens):
+                llama.eval([tok])
+        return total, len(tokens)
+
+
+def _log_softmax_at(logits: Any, token: int) -> float:
+    import numpy as np
+
+    top = float(np.max(logits))
+    return float(logits[token]) - top - float(np.log(np.sum(np.exp(logits - top))))
 
 
 def _reusable_prefix(cached: list[int], tokens: list[int]) -> int:

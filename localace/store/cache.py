@@ -81,6 +81,28 @@ class CachedBackend:
                       gt=completion.completion_tokens, secs=completion.seconds)
         return completion
 
+    def score(self, messages: list[Message], target: str, template_hash: str = "score") -> tuple[float, int]:
+        """Cached log-likelihood of `target` after `messages` (complexity scoring)."""
+        key = request_key(self.fingerprint(), template_hash, [*messages, {"role": "score", "content": target}],
+                          None, Sampling())
+        row = self.store.conn.execute("SELECT value_json FROM generations WHERE key=? AND ok=1", (key,)).fetchone()
+        if row is not None:
+            self.hits += 1
+            self._log(key, hit=True, ok=True, pt=0, ct=0, gt=0, secs=0.0)
+            total, n = json.loads(row[0])
+            return float(total), int(n)
+        self.misses += 1
+        total, n = self.backend.score(messages, target)  # type: ignore[attr-defined]
+        with self.store.transaction():
+            self.store.db["generations"].insert({
+                "key": key, "backend": self.backend.name, "fingerprint": content_hash(self.fingerprint()),
+                "template_hash": template_hash, "request_json": canonical_json({"messages": messages, "score": target}),
+                "ok": 1, "text": None, "value_json": json.dumps([total, n]), "finish_reason": "score",
+                "created_at": utcnow(),
+            }, replace=True)
+            self._log(key, hit=False, ok=True, pt=0, ct=0, gt=0, secs=0.0)
+        return total, n
+
     def _log(self, key: str, *, hit: bool, ok: bool, pt: int, ct: int, gt: int, secs: float) -> None:
         with self.store.transaction():
             self.store.conn.execute(

@@ -77,4 +77,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE apis ADD COLUMN seq INTEGER
         """,
     ),
+    (
+        "003_dialogs",
+        """
+        ALTER TABLE dialogs ADD COLUMN seq INTEGER;
+        ALTER TABLE dialogs ADD COLUMN api_ids TEXT;
+        ALTER TABLE dialogs ADD COLUMN n_turns INTEGER;
+        CREATE INDEX dialogs_run ON dialogs(run_id, seq);
+        CREATE TABLE dialog_apis (dialog_id TEXT NOT NULL, api_id TEXT NOT NULL, PRIMARY KEY (dialog_id, api_id));
+        CREATE INDEX dialog_apis_api ON dialog_apis(api_id)
+        """,
+    ),
 ]

@@ -1,0 +1,1 @@
+"""Stage B: multi-agent dialog generation (user / assistant / tool)."""

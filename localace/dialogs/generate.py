@@ -1,0 +1,215 @@
+"""Stage B loop: one dialog per slot, kinds scheduled by the mix, resumable and deterministic."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from localace.apis.spec import ApiSpec
+from localace.dialogs.agents import ConsistencyStats, DialogBuilder, DialogRejected
+from localace.dialogs.complexity import Band, mean_loss
+from localace.dialogs.flows import run_flow
+from localace.dialogs.model import KINDS, Dialog
+from localace.dialogs.plans import PlanImpossible, PlanSampler, plan_summary
+from localace.errors import LocalaceError, UserError
+from localace.hashing import content_hash
+from localace.runs import item_status, mark_item, record_rejection
+from localace.store.cache import CachedBackend
+from localace.store.db import Store, utcnow
+
+STAGE = "dialogs"
+# Tool use is the majority, but >= 15% non-tool/irrelevance and >= 10% ask-missing (DESIGN §1B).
+DEFAULT_MIX = {"single": 0.18, "parallel": 0.1, "multiple": 0.15, "dependent": 0.1, "non_tool": 0.08,
+               "irrelevance": 0.12, "ask_missing": 0.12, "multi_turn": 0.15}
+NEXT_DIFFICULTY = {"easy": "harder", "hard": "simpler"}
+
+
+class DialogsStalled(LocalaceError):
+    """Too many slots in a row failed."""
+
+
+def parse_mix(text: str | None) -> dict[str, float]:
+    """`kind=share,...` → normalized shares; kinds not named get 0. None → the default mix."""
+    if not text:
+        return dict(DEFAULT_MIX)
+    mix: dict[str, float] = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        name = name.strip()
+        if name not in KINDS:
+            raise UserError(f"unknown dialog kind {name!r} in --mix (kinds: {', '.join(KINDS)})")
+        try:
+            mix[name] = float(value)
+        except ValueError:
+            raise UserError(f"--mix {part!r}: the share must be a number, like {name}=0.2") from None
+        if mix[name] < 0:
+            raise UserError(f"--mix {part!r}: shares cannot be negative")
+    total = sum(mix.values())
+    if total <= 0:
+        raise UserError("--mix needs at least one kind with a positive share")
+    return {k: round(v / total, 6) for k, v in mix.items() if v > 0}
+
+
+def schedule(mix: dict[str, float], n_slots: int) -> list[str]:
+    """Smooth weighted round-robin: every prefix of the schedule follows the mix closely."""
+    current = {k: 0.0 for k in mix}
+    out = []
+    for _ in range(n_slots):
+        for k in mix:
+            current[k] += mix[k]
+        best = max(sorted(mix), key=lambda k: current[k])
+        current[best] -= 1.0
+        out.append(best)
+    return out
+
+
+@dataclass(frozen=True)
+class DialogConfig:
+    n: int
+    seed: int = 0
+    k: int = 3
+    mix: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_MIX))
+    band: tuple[float, float] = (10.0, 90.0)
+    complexity: bool = True
+    max_attempts: int = 3
+
+    def identity(self, pool: list[ApiSpec], fingerprint: dict[str, Any]) -> dict[str, Any]:
+        return {"seed": self.seed, "k": self.k, "mix": self.mix, "band": list(self.band),
+                "complexity": self.complexity, "apis": content_hash(sorted(a.id for a in pool), 16),
+                "model": content_hash(fingerprint, 16)}
+
+
+@dataclass(frozen=True)
+class DialogEvent:
+    slot: int
+    kind: str
+    dialog: Dialog | None = None
+    check: str | None = None
+    reason: str | None = None
+
+    @property
+    def accepted(self) -> bool:
+        return self.dialog is not None
+
+
+def load_pool(store: Store) -> list[ApiSpec]:
+    return [ApiSpec.model_validate_json(r[0]) for r in store.conn.execute("SELECT data_json FROM apis ORDER BY id")]
+
+
+def load_dialogs(store: Store, run_id: str | None = None) -> list[Dialog]:
+    sql = "SELECT data_json FROM dialogs" + (" WHERE run_id=? ORDER BY seq" if run_id else " ORDER BY run_id, seq")
+    return [Dialog.model_validate_json(r[0]) for r in store.conn.execute(sql, (run_id,) if run_id else ())]
+
+
+class DialogGenerator:
+    def __init__(self, gen: CachedBackend, store: Store, run_id: str, cfg: DialogConfig, pool: list[ApiSpec],
+                 learner: CachedBackend | None = None) -> None:
+        self.gen, self.store, self.run_id, self.cfg = gen, store, run_id, cfg
+        self.sampler = PlanSampler(pool)
+        self.learner = learner or gen
+        self.band = Band(*cfg.band)
+        self.scores: dict[str, list[float]] = {}
+        self.accepted = 0
+        for d in load_dialogs(store, run_id):
+            self.accepted += 1
+            if d.complexity is not None:
+                self.scores.setdefault(d.kind, []).append(d.complexity)
+
+    def run(self) -> Iterator[DialogEvent]:
+        status = item_status(self.store, self.run_id, STAGE)
+        slot, failed_in_row = 0, 0
+        kinds: list[str] = []
+        while self.accepted < self.cfg.n:
+            if len(kinds) <= slot:
+                kinds = schedule(self.cfg.mix, max(2 * len(kinds), self.cfg.n, slot + 1))
+            if slot in status:
+                slot += 1
+                continue
+            event = self._slot(slot, kinds[slot])
+            yield event
+            failed_in_row = 0 if event.accepted else failed_in_row + 1
+            if failed_in_row >= 30:
+                raise DialogsStalled(f"30 dialog slots in a row failed (last: {event.check}: {event.reason})")
+            slot += 1
+
+    def _slot(self, slot: int, kind: str) -> DialogEvent:
+        last = ("", "")
+        for attempt in range(self.cfg.max_attempts):
+            rng = random.Random(content_hash([self.cfg.seed, slot, attempt], 16))
+            stats = ConsistencyStats()
+            try:
+                plan = self.sampler.sample(kind, rng)
+            except PlanImpossible as e:
+                record_rejection(self.store, self.run_id, STAGE, slot, attempt, "plan", str(e))
+                last = ("plan", str(e))
+                continue
+            try:
+                dialog = self._dialog(plan, slot, attempt, stats)
+            except DialogRejected as r:
+                record_rejection(self.store, self.run_id, STAGE, slot, attempt, r.check, r.reason,
+                                 {"plan": plan_summary(plan), "consistency": stats.as_dict(),
+                                  "turns": [t.model_dump(mode="json") for t in getattr(r, "turns", [])]})
+                last = (r.check, r.reason)
+                continue
+            if self.store.conn.execute("SELECT 1 FROM dialogs WHERE id=?", (dialog.id,)).fetchone():
+                record_rejection(self.store, self.run_id, STAGE, slot, attempt, "duplicate", "identical dialog exists")
+                last = ("duplicate", "identical dialog exists")
+                continue
+            self._commit(dialog, slot, attempt)
+            return DialogEvent(slot, kind, dialog)
+        with self.store.transaction():
+            mark_item(self.store, self.run_id, STAGE, slot, "failed", self.cfg.max_attempts)
+        return DialogEvent(slot, kind, None, *last)
+
+    def _build(self, plan, slot: int, attempt: int, stats: ConsistencyStats, difficulty: str) -> Dialog:
+        b = DialogBuilder(self.gen, plan.offered, [self.cfg.seed, slot, attempt, difficulty], k=self.cfg.k,
+                          stats=stats)
+        try:
+            run_flow(b, plan, difficulty)
+        except DialogRejected as r:
+            r.turns = b.turns  # type: ignore[attr-defined]  # kept with the rejection: nothing is lost
+            raise
+        return Dialog(kind=plan.kind, tools=plan.offered, turns=b.turns, domains=plan.domains,
+                      seed=self.cfg.seed, meta={"run_id": self.run_id, "slot": slot, "attempt": attempt,
+                                                "difficulty": difficulty, "plan": plan_summary(plan)})
+
+    def _dialog(self, plan, slot: int, attempt: int, stats: ConsistencyStats) -> Dialog:
+        dialog = self._build(plan, slot, attempt, stats, "normal")
+        if not self.cfg.complexity:
+            return self._finish(dialog, stats, None, "ok")
+        score = mean_loss(self.learner, dialog)
+        seen = self.scores.get(plan.kind, [])
+        verdict = self.band.classify(score, seen)
+        if verdict == "ok":
+            return self._finish(dialog, stats, score, verdict)
+        # Too easy → the user agent makes the request harder (further from the API wording);
+        # too hard → simpler. One adjustment; still out of band → rejected, with both scores.
+        retry = self._build(plan, slot, attempt, stats, NEXT_DIFFICULTY[verdict])
+        score2 = mean_loss(self.learner, retry)
+        verdict2 = self.band.classify(score2, seen)
+        if verdict2 != "ok":
+            raise DialogRejected("complexity", f"{verdict} ({score}) then {verdict2} ({score2}) "
+                                               f"outside the {self.cfg.band} percentile band")
+        return self._finish(retry, stats, score2, f"adjusted from {verdict}")
+
+    def _finish(self, dialog: Dialog, stats: ConsistencyStats, score: float | None, band: str) -> Dialog:
+        meta = {**dialog.meta, "consistency": stats.as_dict(), "band": band}
+        return dialog.model_copy(update={"complexity": score, "meta": meta})
+
+    def _commit(self, dialog: Dialog, slot: int, attempt: int) -> None:
+        with self.store.transaction():
+            self.store.db["dialogs"].insert({
+                "id": dialog.id, "run_id": self.run_id, "kind": dialog.kind, "domains": json.dumps(dialog.domains),
+                "complexity": dialog.complexity, "status": "generated", "data_json": dialog.model_dump_json(),
+                "created_at": utcnow(), "seq": slot, "api_ids": json.dumps(dialog.api_ids),
+                "n_turns": len(dialog.turns),
+            })
+            for api_id in dict.fromkeys(dialog.api_ids):
+                self.store.conn.execute("INSERT OR IGNORE INTO dialog_apis VALUES (?, ?)", (dialog.id, api_id))
+            mark_item(self.store, self.run_id, STAGE, slot, "done", attempt + 1, dialog.id)
+        self.accepted += 1
+        if dialog.complexity is not None:
+            self.scores.setdefault(dialog.kind, []).append(dialog.complexity)

@@ -1,0 +1,1 @@
+"""Stage C: dual-layer verification of dialogs (deterministic rule checks, then model judges)."""
