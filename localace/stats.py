@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from localace.store.db import Store
@@ -30,6 +31,12 @@ def _calls(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> dict[
     }
 
 
+def _runs(store: Store) -> list[dict[str, Any]]:
+    rows = store.conn.execute("SELECT id, command, status, created_at, report_json FROM runs ORDER BY created_at, id")
+    return [{"id": r[0], "command": r[1], "status": r[2], "created_at": r[3],
+             "report": json.loads(r[4]) if r[4] else None} for r in rows]
+
+
 def collect_stats(store: Store) -> dict[str, Any]:
     last = store.conn.execute("SELECT id, command, started_at FROM sessions ORDER BY id DESC LIMIT 1").fetchone()
     return {
@@ -40,6 +47,8 @@ def collect_stats(store: Store) -> dict[str, Any]:
             "failed": store.count("generations", "ok=0"),
         },
         "calls": _calls(store),
+        "runs": _runs(store),
+        "dialog_status": dict(store.conn.execute("SELECT status, COUNT(*) FROM dialogs GROUP BY status").fetchall()),
         "last_session": None if last is None else {
             "id": last[0], "command": last[1], "started_at": last[2],
             **_calls(store, "session_id=?", (last[0],)),

@@ -7,6 +7,7 @@ import click
 from localace import __version__
 from localace.cli.apis import apis_group
 from localace.cli.dialogs import dialogs_group
+from localace.cli.run import export_cmd, run_cmd
 from localace.cli.core import generate_cmd, models_cmd, stats_cmd
 
 
@@ -16,7 +17,7 @@ def cli() -> None:
     """Synthesize tool-calling training data offline with local GGUF models (ToolACE method)."""
 
 
-for command in (models_cmd, generate_cmd, stats_cmd, apis_group, dialogs_group):
+for command in (run_cmd, models_cmd, generate_cmd, stats_cmd, apis_group, dialogs_group, export_cmd):
     cli.add_command(command)
 
 

@@ -117,6 +117,14 @@ def stats_cmd(db_path: str, as_json: bool) -> None:
     for key, value in stats["calls"].items():
         table.add_row(key.replace("_", " "), str(value), str(last.get(key, "")))
     out.print(table)
+    from localace.cli.run import funnel_table
+
+    pipeline_runs = [r for r in stats["runs"] if r["command"] == "run" and r["report"]]
+    if pipeline_runs:
+        latest = pipeline_runs[-1]
+        out.print(f"latest pipeline run {latest['id']} ({latest['status']}):")
+        for funnel in latest["report"]["funnels"]:
+            out.print(funnel_table(funnel))
     counts = Table(title="records")
     counts.add_column("table")
     counts.add_column("rows", justify="right")

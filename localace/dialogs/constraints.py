@@ -12,9 +12,11 @@ MAX_ARG_CHARS = 80
 MAX_RESULT_CHARS = 60
 MAX_ITEMS = 4
 # One paragraph, no chat-template markers, bounded: a small model must stop within max_tokens.
-USER_TEXT = Output.regex(r"[^\s<>|{}][^\n<>|{}]{8,280}[.?!]")
-ASSISTANT_TEXT = Output.regex(r"[^\s<>|{}][^\n<>|{}]{8,380}[.?!]")
-THOUGHT = {"type": "string", "pattern": "^[A-Z][^\\n<>|]{5,200}$"}
+_TEXT_CHAR = r"[^\x00-\x1f\x7f<>|{}\ufffd]"  # no control characters, template markers or braces
+# At least two words (a space after the first few characters), ending like a sentence.
+USER_TEXT = Output.regex(rf"[A-Za-z0-9\"'(]{_TEXT_CHAR}{{1,60}} {_TEXT_CHAR}{{4,220}}[.?!]")
+ASSISTANT_TEXT = Output.regex(rf"[A-Za-z0-9\"'(]{_TEXT_CHAR}{{1,60}} {_TEXT_CHAR}{{4,320}}[.?!]")
+THOUGHT = {"type": "string", "pattern": "^[A-Z][^\\x00-\\x1f<>|]{5,200}$"}
 
 
 def bounded(schema: Any, max_chars: int) -> Any:

@@ -88,4 +88,11 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX dialog_apis_api ON dialog_apis(api_id)
         """,
     ),
+    (
+        "004_verification",
+        """
+        ALTER TABLE dialogs ADD COLUMN rejected_at TEXT;
+        CREATE INDEX dialogs_status ON dialogs(run_id, status)
+        """,
+    ),
 ]

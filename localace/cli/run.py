@@ -1,0 +1,192 @@
+"""`localace run` (the whole pipeline) and `localace export`."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from localace.backends import make_backend
+from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, seed_option
+from localace.cli.dialogs import parse_band
+from localace.cli.progress import progress
+from localace.dialogs.generate import load_dialogs, parse_mix
+from localace.dialogs.model import KINDS, Dialog
+from localace.errors import UserError
+from localace.formats.registry import EXPORT_FORMATS
+from localace.formats.write import write_export
+from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
+from localace.stats import collect_stats
+from localace.store import open_store
+from localace.store.cache import CachedBackend
+from localace.store.db import Store
+
+FORMAT_CHOICE = click.Choice(EXPORT_FORMATS)
+
+
+def funnel_table(funnel: dict) -> Table:
+    table = Table(title=f"{funnel['stage']}: {funnel['requested']} requested → {funnel['kept']} kept")
+    table.add_column("check")
+    table.add_column("rejected", justify="right")
+    table.add_column("remaining", justify="right")
+    table.add_row("requested", "", str(funnel["requested"]))
+    for row in funnel["checks"]:
+        table.add_row(row["check"], str(row["rejected"]), str(row["remaining"]))
+    return table
+
+
+@click.command("run")
+@db_option
+@model_option
+@seed_option
+@ctx_option
+@click.option("--apis", "n_apis", type=click.IntRange(1, 1_000_000), default=8, show_default=True)
+@click.option("--dialogs", "n_dialogs", type=click.IntRange(1, 10_000_000), default=8, show_default=True)
+@click.option("--docs", default=None, help="Folder of .md/.txt API documents (default: built-in corpus).")
+@click.option("--depth", type=click.IntRange(1, 4), default=1, show_default=True)
+@click.option("--breadth", type=click.IntRange(1, 8), default=3, show_default=True)
+@click.option("--generations", type=click.IntRange(0, 6), default=2, show_default=True)
+@click.option("--mix", default=None, help="Dialog kind shares, e.g. single=0.3,irrelevance=0.2.")
+@click.option("--k", "k", type=click.IntRange(1, 9), default=3, show_default=True, help="Self-consistency samples.")
+@click.option("--band", default="10,90", show_default=True, help="Complexity band (percentiles).")
+@click.option("--no-complexity", is_flag=True, help="Skip complexity scoring.")
+@click.option("--no-judges", is_flag=True, help="Rule checks only, no model judges.")
+@click.option("--judge-model", default=None, help="GGUF for the judges (default: the generation model).")
+@click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True, help="Majority over N verdicts.")
+@click.option("--out", "out_path", default=None, help="Write the kept dialogs to this JSON Lines file.")
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="openai", show_default=True)
+@click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
+@handle_errors
+def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
+            depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
+            no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
+            force_new_run: bool) -> None:
+    """The whole pipeline on one command; kill it any time and run the same command to resume."""
+    cfg = RunConfig(apis=n_apis, dialogs=n_dialogs, seed=seed, docs=docs, depth=depth, breadth=breadth,
+                    generations=generations, mix=parse_mix(mix), k=k, band=parse_band(band),
+                    complexity=not no_complexity, judges=not no_judges, judge_samples=judge_samples)
+    if out_path and not Path(out_path).expanduser().parent.exists():
+        raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
+    store = open_store(db_path)
+    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+    judge_gen = None
+    if judge_model and not no_judges:
+        judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+    models = {"generator": gen.fingerprint(), "judge": judge_gen.fingerprint() if judge_gen else None}
+    run_id, resumed = ensure_pipeline_run(store, config_record(cfg, models), force_new=force_new_run)
+    err.print(f"run {run_id} ({'resuming' if resumed else 'new'}) in {db_path}")
+    report = _drive(store, gen, cfg, run_id, judge_gen)
+    for funnel in report["funnels"]:
+        out.print(funnel_table(funnel))
+    calls = collect_stats(store)["last_session"]
+    out.print(f"{report['kept_dialogs']} dialogs kept. This session: {calls['model_calls']} model calls, "
+                      f"{calls['cache_hits']} cache hits, KV-cache reuse {calls['kv_reuse_ratio']:.0%}.")
+    if out_path:
+        summary = write_export(kept_dialogs(store, report["dialog_run"]), fmt, out_path, seed=seed)
+        skipped = sum(summary.not_applicable.values())
+        out.print(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"
+                          + (f"; {skipped} dialogs do not fit {fmt}: {summary.not_applicable}" if skipped else ""))
+
+
+def _drive(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str, judge_gen: CachedBackend | None) -> dict:
+    report: dict = {}
+    with progress() as bars:
+        tasks: dict[str, int] = {}
+        failed = {"apis": 0, "dialogs": 0, "verify": 0}
+        for se in run_pipeline(store, gen, cfg, run_id, judge_gen):
+            stage, ev = se.stage, se.event
+            if stage == "tree:start":
+                tasks["tree"] = bars.add_task("context tree", total=ev, info="")
+                tasks["tree_done"] = 0
+            elif stage == "tree":
+                bars.update(tasks["tree"], advance=1, info=ev.document)
+            elif stage == "apis:start":
+                bars.update(tasks["tree"], completed=bars.tasks[tasks["tree"]].total)
+                tasks["apis"] = bars.add_task("APIs", total=cfg.apis,
+                                              completed=min(cfg.apis, store.count("apis", "run_id=?", (ev,))), info="")
+            elif stage == "apis":
+                if ev.accepted:
+                    bars.update(tasks["apis"], advance=1, info=ev.api.name)
+                else:
+                    failed["apis"] += 1
+                    bars.update(tasks["apis"], info=f"{failed['apis']} slots failed")
+            elif stage == "dialogs:start":
+                tasks["dialogs"] = bars.add_task("dialogs", total=cfg.dialogs, info="",
+                                                 completed=min(cfg.dialogs, store.count("dialogs", "run_id=?", (ev,))))
+            elif stage == "dialogs":
+                if ev.accepted:
+                    bars.update(tasks["dialogs"], advance=1, info=ev.kind)
+                else:
+                    failed["dialogs"] += 1
+                    bars.update(tasks["dialogs"], info=f"{failed['dialogs']} slots failed ({ev.check})")
+            elif stage == "verify:start":
+                total = store.count("dialogs", "run_id=?", (ev,))
+                done = store.count("dialogs", "run_id=? AND status!='generated'", (ev,))
+                tasks["verify"] = bars.add_task("verify", total=total, completed=done, info="")
+            elif stage == "verify":
+                failed["verify"] += 0 if ev.kept else 1
+                bars.update(tasks["verify"], advance=1, info=f"{failed['verify']} rejected")
+            elif stage == "done":
+                report = ev
+    return report
+
+
+def kept_dialogs(store: Store, dialog_run: str, *, only_kept: bool = True, kinds: tuple[str, ...] = ()) -> list[Dialog]:
+    where = ["run_id=?"]
+    params: list = [dialog_run]
+    if only_kept:
+        where.append("status='kept'")
+    if kinds:
+        where.append(f"kind IN ({','.join('?' * len(kinds))})")
+        params += list(kinds)
+    sql = f"SELECT data_json FROM dialogs WHERE {' AND '.join(where)} ORDER BY seq"
+    return [Dialog.model_validate_json(r[0]) for r in store.conn.execute(sql, params)]
+
+
+@click.command("export")
+@db_option
+@click.option("--format", "fmt", type=FORMAT_CHOICE, required=True)
+@click.option("--out", "out_path", required=True, help="Output JSON Lines file (bfcl also writes FILE.answers.jsonl).")
+@click.option("--only-kept/--all", default=True, show_default=True, help="Only dialogs that passed verification.")
+@click.option("--kinds", default=None, help="Comma-separated dialog kinds to include.")
+@click.option("--run", "run_id", default=None, help="Dialog run id (default: every run in the db).")
+@click.option("--tool-mix", default=None, help="Tool-list styles in the system prompt, e.g. json=0.5,yaml=0.2,xml=0.15,markdown=0.15.")
+@seed_option
+@handle_errors
+def export_cmd(db_path: str, fmt: str, out_path: str, only_kept: bool, kinds: str | None, run_id: str | None,
+               tool_mix: str | None, seed: int) -> None:
+    """Export dialogs in a trainer's format."""
+    if not Path(db_path).exists():
+        raise UserError(f"database not found: {db_path}")
+    store = open_store(db_path)
+    wanted = tuple(k.strip() for k in kinds.split(",")) if kinds else ()
+    if unknown := [k for k in wanted if k not in KINDS]:
+        raise UserError(f"unknown dialog kind(s) {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
+    runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
+        "SELECT DISTINCT run_id FROM dialogs ORDER BY run_id")]
+    dialogs = [d for r in runs for d in kept_dialogs(store, r, only_kept=only_kept, kinds=wanted)]
+    mix = _parse_tool_mix(tool_mix) if tool_mix else None
+    summary = write_export(dialogs, fmt, out_path, seed=seed, tool_mix=mix)
+    click.echo(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"
+               + "".join(f"; also {p}" for p in summary.extra_files))
+    for reason, n in summary.not_applicable.items():
+        click.echo(f"  {n} dialogs skipped: {reason}")
+
+
+def _parse_tool_mix(text: str) -> dict[str, float]:
+    from localace.formats.tool_render import STYLES
+
+    mix = {}
+    for part in text.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() not in STYLES:
+            raise UserError(f"unknown tool style {name!r} (styles: {', '.join(STYLES)})")
+        try:
+            mix[name.strip()] = float(value)
+        except ValueError:
+            raise UserError(f"--tool-mix {part!r}: the share must be a number") from None
+    return mix

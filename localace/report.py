@@ -1,0 +1,53 @@
+"""Per-stage, per-check funnels: requested → rejected at each check → kept (like APIGen's table)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from localace.runs import rejection_counts
+from localace.store.db import Store
+from localace.verify.judges import JUDGES
+from localace.verify.rules import RULE_CHECKS
+
+
+def _funnel(stage: str, requested: int, rejected: dict[str, int], order: tuple[str, ...] | None = None) -> dict[str, Any]:
+    names = list(order) if order else sorted(rejected, key=lambda k: -rejected[k])
+    rows, remaining = [], requested
+    for name in names:
+        n = rejected.get(name, 0)
+        if order is None or n:
+            remaining -= n
+            rows.append({"check": name, "rejected": n, "remaining": remaining})
+    return {"stage": stage, "requested": requested, "checks": rows, "kept": remaining}
+
+
+def generation_funnel(store: Store, run_id: str, stage: str, table: str) -> dict[str, Any]:
+    """Attempts of a generation stage: each failed attempt is a rejection, each stored row a keep."""
+    rejected = rejection_counts(store, run_id, stage)
+    rejected = {k: v for k, v in rejected.items() if not k.startswith("operator:")}  # operators retry in place
+    kept = store.count(table, "run_id=?", (run_id,))
+    return _funnel(stage, kept + sum(rejected.values()), rejected)
+
+
+def verification_funnels(store: Store, run_id: str) -> list[dict[str, Any]]:
+    rows = store.conn.execute(
+        "SELECT status, rejected_at, COUNT(*) FROM dialogs WHERE run_id=? GROUP BY 1, 2", (run_id,)).fetchall()
+    verified = sum(n for status, _, n in rows if status != "generated")
+    at = {check: n for status, check, n in rows if status == "rejected"}
+    rules = _funnel("rules", verified, {c: at.get(c, 0) for c in RULE_CHECKS}, RULE_CHECKS)
+    judged = store.conn.execute(
+        "SELECT COUNT(DISTINCT v.dialog_id) FROM verdicts v JOIN dialogs d ON d.id = v.dialog_id "
+        "WHERE d.run_id=? AND v.stage='judges'", (run_id,)).fetchone()[0]
+    judges = _funnel("judges", judged, {c: at.get(c, 0) for c in JUDGES}, JUDGES)
+    return [rules, judges] if judged else [rules]
+
+
+def run_report(store: Store, api_run: str | None, dialog_run: str | None) -> dict[str, Any]:
+    funnels = []
+    if api_run:
+        funnels.append(generation_funnel(store, api_run, "apis", "apis"))
+    if dialog_run:
+        funnels.append(generation_funnel(store, dialog_run, "dialogs", "dialogs"))
+        funnels += verification_funnels(store, dialog_run)
+    kept = store.count("dialogs", "run_id=? AND status='kept'", (dialog_run,)) if dialog_run else 0
+    return {"funnels": funnels, "kept_dialogs": kept}

@@ -1,0 +1,67 @@
+"""Model layer of verification: one judge per question, each a constrained short verdict."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from localace.backends.base import Output, Sampling
+from localace.dialogs.model import Dialog
+from localace.dialogs.transcript import agent_messages
+from localace.errors import GenerationError
+from localace.hashing import content_hash
+from localace.prompts import load_prompt
+from localace.store.cache import CachedBackend
+
+# Reason first: the verdict is then conditioned on the model's stated reasoning.
+VERDICT = Output.json({
+    "type": "object",
+    "properties": {"reason": {"type": "string", "minLength": 3, "maxLength": 300, "pattern": "^[^\\x00-\\x1f]*$"},
+                   "verdict": {"type": "string", "enum": ["pass", "fail"]}},
+    "required": ["reason", "verdict"],
+    "additionalProperties": False,
+})
+
+
+@dataclass(frozen=True)
+class Judgement:
+    check: str
+    passed: bool
+    reason: str
+
+
+def _applies(check: str, dialog: Dialog) -> bool:
+    """A judge only speaks when its subject exists: no calls → nothing can be invented."""
+    if check == "judge_hallucination":
+        return bool(dialog.calls())
+    if check == "judge_tool_response":
+        return any(t.role == "tool" for t in dialog.turns)
+    return True
+
+
+JUDGES = ("judge_hallucination", "judge_consistency", "judge_tool_response", "judge_repetition")
+
+
+class Judges:
+    def __init__(self, gen: CachedBackend, *, samples: int = 1, seed: int = 0) -> None:
+        self.gen, self.samples, self.seed = gen, samples, seed
+
+    def judge(self, check: str, dialog: Dialog) -> Judgement:
+        if not _applies(check, dialog):
+            return Judgement(check, True, "not applicable")
+        prompt = load_prompt(check)
+        messages = agent_messages(dialog.tools, dialog.turns, prompt.render())
+        votes: list[dict[str, Any]] = []
+        for i in range(self.samples):
+            sampling = Sampling(temperature=0.0 if self.samples == 1 else 0.7,
+                                seed=int(content_hash([self.seed, dialog.id, check, i], 8), 16), max_tokens=200)
+            try:
+                votes.append(self.gen.generate(messages, output=VERDICT, sampling=sampling,
+                                               template_hash=prompt.hash).value)
+            except GenerationError as e:
+                votes.append({"verdict": "fail", "reason": f"judge produced no verdict ({e.kind})"})
+        tally = Counter(v["verdict"] for v in votes)
+        passed = tally["pass"] > tally["fail"]
+        reason = next(v["reason"] for v in votes if (v["verdict"] == "pass") == passed)
+        return Judgement(check, passed, reason if self.samples == 1 else f"{tally['pass']}/{self.samples} pass: {reason}")

@@ -1,0 +1,56 @@
+"""Stage C: rules then judges over a run's generated dialogs; one transaction per dialog."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from localace.dialogs.model import Dialog
+from localace.hashing import content_hash
+from localace.store.db import Store, utcnow
+from localace.verify.judges import JUDGES, Judgement, Judges
+from localace.verify.rules import RULE_CHECKS, check_dialog, first_failure
+
+
+@dataclass(frozen=True)
+class VerifyEvent:
+    dialog_id: str
+    kept: bool
+    rejected_at: str | None
+    reason: str | None
+
+
+def _verdict_row(dialog_id: str, stage: str, check: str, passed: bool, reason: str | None) -> dict:
+    return {"id": content_hash([dialog_id, stage, check], 16), "dialog_id": dialog_id, "stage": stage,
+            "check_name": check, "passed": int(passed), "reason": (reason or "")[:1000], "created_at": utcnow()}
+
+
+def pending(store: Store, run_id: str) -> list[tuple[str, str]]:
+    return store.conn.execute(
+        "SELECT id, data_json FROM dialogs WHERE run_id=? AND status='generated' ORDER BY seq", (run_id,)).fetchall()
+
+
+def verify_run(store: Store, run_id: str, judges: Judges | None, *, max_chars: int = 2000) -> Iterator[VerifyEvent]:
+    """Verify every dialog of the run still marked 'generated'; rejected ones keep their reasons."""
+    for dialog_id, data in pending(store, run_id):
+        dialog = Dialog.model_validate_json(data)
+        findings = check_dialog(dialog, max_chars=max_chars)
+        rows = []
+        for check in RULE_CHECKS:
+            hits = [f for f in findings if f.check == check]
+            rows.append(_verdict_row(dialog_id, "rules", check, not hits, "; ".join(str(f) for f in hits[:3])))
+        rejected_at = first_failure(findings)
+        reason = next((str(f) for f in findings if f.check == rejected_at), None)
+        if rejected_at is None and judges is not None:
+            for check in JUDGES:
+                j: Judgement = judges.judge(check, dialog)
+                rows.append(_verdict_row(dialog_id, "judges", check, j.passed, j.reason))
+                if not j.passed:
+                    rejected_at, reason = check, j.reason
+                    break
+        with store.transaction():
+            for row in rows:
+                store.db["verdicts"].insert(row, replace=True)
+            store.conn.execute("UPDATE dialogs SET status=?, rejected_at=? WHERE id=?",
+                               ("rejected" if rejected_at else "kept", rejected_at, dialog_id))
+        yield VerifyEvent(dialog_id, rejected_at is None, rejected_at, reason)

@@ -1,0 +1,219 @@
+"""Stage B on the fake backend: every kind, voting, complexity band, resume, mix."""
+
+import itertools
+import random
+
+import pytest
+
+from localace.apis.synth import builtin_examples
+from localace.backends.fake import FakeBackend
+from localace.dialogs.agents import DialogBuilder, DialogRejected, vote_key
+from localace.dialogs.complexity import Band, learner_view, mean_loss
+from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, parse_mix, schedule
+from localace.dialogs.model import KINDS
+from localace.dialogs.plans import PlanSampler
+from localace.dialogs.stage import dialog_report, prepare_dialog_stage
+from localace.errors import UserError
+from localace.store.cache import CachedBackend
+from localace.store.db import utcnow
+from localace.verify.rules import check_dialog
+
+WEATHER, FLIGHTS, ORDER, WORKOUT = builtin_examples()
+
+
+def seed_apis(store, apis=None):
+    from localace.apis.text_norm import norm_key
+
+    with store.transaction():
+        for spec in apis or builtin_examples():
+            store.db["apis"].insert({"id": spec.id, "run_id": None, "name": spec.name, "top_domain": spec.domain[0],
+                                     "data_json": spec.model_dump_json(), "created_at": utcnow(),
+                                     "norm_key": norm_key(spec.name), "source": spec.source})
+
+
+def generate(store, n, *, mix=None, stop_after=None, k=3, fake=None, seed=0):
+    gen = CachedBackend(fake or FakeBackend(), store)
+    cfg = DialogConfig(n=n, seed=seed, k=k, mix=mix or dict(DEFAULT_MIX))
+    stage = prepare_dialog_stage(store, gen, cfg)
+    events = stage.events(gen, store, cfg)
+    list(itertools.islice(events, stop_after) if stop_after else events)
+    return stage.run.id, gen
+
+
+def rows(store, run_id):
+    return store.conn.execute("SELECT id, kind, seq, data_json FROM dialogs WHERE run_id=? ORDER BY seq",
+                              (run_id,)).fetchall()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_generates_dialogs_that_pass_the_rule_checks(store, kind):
+    seed_apis(store)
+    run_id, _ = generate(store, 3, mix={kind: 1.0}, fake=FakeBackend(consistency=1.0))
+    from localace.dialogs.model import Dialog
+
+    dialogs = [Dialog.model_validate_json(r[3]) for r in rows(store, run_id)]
+    assert len(dialogs) == 3 and {d.kind for d in dialogs} == {kind}
+    for d in dialogs:
+        assert check_dialog(d) == [], (kind, check_dialog(d))
+        assert d.complexity is not None and d.meta["consistency"]["steps"] >= 1
+        stored_api_ids = {r[0] for r in store.conn.execute("SELECT api_id FROM dialog_apis WHERE dialog_id=?", (d.id,))}
+        assert stored_api_ids == set(d.api_ids)
+    if kind in ("irrelevance", "non_tool"):
+        assert all(not d.calls() for d in dialogs)
+    else:
+        assert all(d.calls() for d in dialogs)
+
+
+def _builder(script, k=3):
+    fake = FakeBackend(script, improvise=True)
+    from localace.store import open_store
+    import tempfile, os
+
+    store = open_store(os.path.join(tempfile.mkdtemp(), "v.db"))
+    return DialogBuilder(CachedBackend(fake, store), [WEATHER, FLIGHTS], ["t"], k=k), fake
+
+
+def _call(city):
+    return {"calls": [{"name": "get_current_weather", "arguments": {"city": city}}]}
+
+
+def test_self_consistency_keeps_the_majority_call():
+    thought = {"thought": "The user wants the weather.", "action": "call"}
+    b, fake = _builder([thought, _call("Lisbon"), _call("Porto"), _call("lisbon "),
+                        {"temperature": 20.5, "condition": "sunny", "humidity": 40}])
+    turn = b.assistant(("call",), "hint", call_apis=[WEATHER], expect={"get_current_weather"})
+    assert turn.tool_calls[0].arguments == {"city": "Lisbon"}  # 'lisbon ' counts as the same value
+    assert b.stats.agreed_first == 1 and b.turns[-1].role == "tool"
+
+
+def test_self_consistency_regenerates_then_drops():
+    thought = {"thought": "The user wants the weather.", "action": "call"}
+    b, _ = _builder([thought, _call("A"), _call("B"), _call("C"), thought, _call("D"), _call("E"), _call("F")])
+    with pytest.raises(DialogRejected) as e:
+        b.assistant(("call",), "hint", call_apis=[WEATHER])
+    assert e.value.check == "self_consistency" and b.stats.dropped == 1 and not b.turns
+
+    b, _ = _builder([thought, _call("A"), _call("B"), _call("C"), thought, _call("D"), _call("D"), _call("F"),
+                     {"temperature": 1.0, "condition": "fog", "humidity": 90}])
+    b.assistant(("call",), "hint", call_apis=[WEATHER])
+    assert b.stats.regenerated == 1 and b.turns[0].tool_calls[0].arguments == {"city": "D"}
+
+
+def test_vote_on_actions_and_wrong_tool():
+    votes = [{"thought": "No tool fits.", "action": "refuse_no_tool"}, {"thought": "Chat.", "action": "answer"},
+             {"thought": "No tool fits here.", "action": "refuse_no_tool"}, "Sorry, I cannot do that with my tools."]
+    b, _ = _builder(votes)
+    turn = b.assistant(("refuse_no_tool", "answer"), "hint")
+    assert turn.action == "refuse_no_tool" and turn.content.startswith("Sorry")
+    thought = {"thought": "Flights.", "action": "call"}
+    b, _ = _builder([thought] + [_call("X")] * 3)
+    with pytest.raises(DialogRejected, match="needs"):
+        b.assistant(("call",), "hint", call_apis=[WEATHER, FLIGHTS], expect={"search_flights"})
+    assert vote_key("call", [{"name": "a", "arguments": {"x": 1.0}}]) == vote_key("call", [{"name": "a", "arguments": {"x": 1}}])
+
+
+def test_interrupted_generation_matches_uninterrupted(tmp_path):
+    from localace.store import open_store
+
+    a = open_store(tmp_path / "a.db")
+    seed_apis(a)
+    run_a, _ = generate(a, 16)
+    full = rows(a, run_a)
+    assert len(full) == 16
+    _, gen = generate(a, 16)
+    assert gen.misses == 0  # a finished run makes no model call when run again
+
+    b = open_store(tmp_path / "b.db")
+    seed_apis(b)
+    run_b, _ = generate(b, 16, stop_after=5)
+    generate(b, 16)
+    assert run_b == run_a and rows(b, run_b) == full
+
+
+def test_report_has_kinds_consistency_complexity_and_kv_reuse(store):
+    seed_apis(store)
+    run_id, gen = generate(store, 24)
+    report = dialog_report(store, run_id)
+    assert report["dialogs"] == 24 and set(report["kinds"]) <= set(KINDS) and len(report["kinds"]) >= 6
+    assert report["self_consistency"]["steps"] >= 24 and 0 <= report["self_consistency"]["dropped_share"] <= 1
+    assert report["complexity"]["p0"] <= report["complexity"]["p50"] <= report["complexity"]["p100"]
+    from localace.stats import collect_stats
+
+    assert collect_stats(store)["calls"]["kv_reuse_ratio"] > 0.5
+
+
+def test_complexity_band_and_learner_view():
+    band = Band(25, 75, warmup=4)
+    assert band.classify(9.0, [1.0, 2.0]) == "ok"  # warm-up: everything is in band
+    scores = [1.0, 2.0, 3.0, 4.0, 5.0]
+    assert band.classify(1.1, scores) == "easy" and band.classify(4.9, scores) == "hard"
+    assert band.classify(3.0, scores) == "ok"
+    from localace.dialogs.model import Dialog, ToolCall, ToolResult, Turn
+
+    d = Dialog(kind="single", tools=[WEATHER], turns=[
+        Turn(role="user", content="Weather in Rome?"),
+        Turn(role="assistant", tool_calls=[ToolCall(name="get_current_weather", arguments={"city": "Rome"})]),
+        Turn(role="tool", tool_results=[ToolResult(name="get_current_weather", results={"temperature": 20})]),
+        Turn(role="assistant", content="It is 20 degrees in Rome.")])
+    pairs = learner_view(d)
+    assert [p[1] for p in pairs] == ['[get_current_weather(city="Rome")]', "It is 20 degrees in Rome."]
+    assert pairs[1][0][-1]["role"] == "tool"
+    assert mean_loss(FakeBackend(), d) > 0
+
+
+def test_mix_parsing_and_schedule():
+    assert parse_mix("single=1,irrelevance=1") == {"single": 0.5, "irrelevance": 0.5}
+    for bad in ("nope=1", "single=x", "single=-1", "single=0"):
+        with pytest.raises(UserError):
+            parse_mix(bad)
+    slots = schedule(DEFAULT_MIX, 100)
+    counts = {k: slots.count(k) for k in DEFAULT_MIX}
+    assert all(abs(counts[k] - 100 * DEFAULT_MIX[k]) <= 1 for k in DEFAULT_MIX)
+    assert counts["non_tool"] + counts["irrelevance"] >= 15 and counts["ask_missing"] >= 10
+    assert schedule(DEFAULT_MIX, 10) == slots[:10]  # prefixes are stable: resume keeps the same kinds
+
+
+def test_plans_offer_related_apis_and_distractors():
+    sampler = PlanSampler(builtin_examples())
+    rng = random.Random(1)
+    for kind in KINDS:
+        plan = sampler.sample(kind, rng)
+        names = {a.name for a in plan.offered}
+        assert {t.name for t in plan.targets} <= names
+        if kind == "irrelevance":
+            assert plan.topic and not plan.targets
+        if kind == "ask_missing":
+            assert plan.missing in plan.targets[0].parameters["required"]
+
+
+def test_no_apis_is_a_clear_error(store):
+    gen = CachedBackend(FakeBackend(), store)
+    with pytest.raises(UserError, match="no APIs"):
+        prepare_dialog_stage(store, gen, DialogConfig(n=1))
+
+
+def test_cli_generate_show_and_errors(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from localace.cli import cli
+    from localace.store import open_store
+
+    db = tmp_path / "d.db"
+    seed_apis(open_store(db))
+    runner = CliRunner()
+    res = runner.invoke(cli, ["dialogs", "generate", "--db", str(db), "--model", "fake", "--n", "6"])
+    assert res.exit_code == 0, res.output
+    assert "dialogs by kind" in res.stdout and "KV-cache reuse" in res.stdout
+    first = open_store(db).conn.execute("SELECT id FROM dialogs ORDER BY seq LIMIT 1").fetchone()[0]
+    shown = runner.invoke(cli, ["dialogs", "show", "--db", str(db), first[:8]])
+    assert shown.exit_code == 0 and "User:" in shown.stdout
+    record = json.loads(runner.invoke(cli, ["dialogs", "show", "--db", str(db), first, "--json"]).stdout)
+    assert record["kind"] in KINDS
+    for args, needle in [(["dialogs", "generate", "--db", str(tmp_path / "none.db"), "--model", "fake"], "not found"),
+                         (["dialogs", "generate", "--db", str(db), "--model", "fake", "--mix", "chat=1"], "unknown dialog kind"),
+                         (["dialogs", "generate", "--db", str(db), "--model", "fake", "--band", "90,10"], "--band"),
+                         (["dialogs", "show", "--db", str(db), "zzz"], "no dialog")]:
+        bad = runner.invoke(cli, args)
+        assert bad.exit_code == 2 and needle in bad.stderr, (args, bad.output)

@@ -1,0 +1,104 @@
+"""`localace run` killed with SIGKILL at several points resumes to exactly the uninterrupted result."""
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+
+
+def _cmd(db: Path, out: Path) -> list[str]:
+    return [sys.executable, "-m", "localace", "run", "--db", str(db), "--model", "fake", "--apis", "10",
+            "--dialogs", "14", "--seed", "7", "--out", str(out)]
+
+
+def _q(db: Path, sql: str) -> int:
+    try:
+        with sqlite3.connect(db, timeout=1) as c:
+            return c.execute(sql).fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
+KILL_POINTS = [
+    "SELECT COUNT(*) FROM tree_nodes WHERE depth=0",  # during the context tree
+    "SELECT COUNT(*) >= 4 FROM apis",  # during API synthesis
+    "SELECT COUNT(*) >= 3 FROM dialogs",  # during dialog generation
+    "SELECT COUNT(*) >= 2 FROM dialogs WHERE status != 'generated'",  # during verification
+]
+
+
+def _snapshot(db: Path) -> dict:
+    with sqlite3.connect(db) as c:
+        return {
+            "apis": c.execute("SELECT id, name, seq, data_json, operators FROM apis ORDER BY seq").fetchall(),
+            "dialogs": c.execute("SELECT id, kind, seq, status, rejected_at, data_json FROM dialogs ORDER BY seq").fetchall(),
+            "verdicts": c.execute("SELECT id, check_name, passed, reason FROM verdicts ORDER BY id").fetchall(),
+            "keys": {r[0] for r in c.execute("SELECT key FROM generations")},
+            "model_calls": c.execute("SELECT COUNT(*) FROM call_log WHERE hit=0").fetchone()[0],
+        }
+
+
+def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path):
+    ref_db, ref_out = tmp_path / "ref.db", tmp_path / "ref.jsonl"
+    subprocess.run(_cmd(ref_db, ref_out), env=ENV, check=True, capture_output=True, timeout=300)
+    ref = _snapshot(ref_db)
+    assert len(ref["apis"]) == 10 and len(ref["dialogs"]) == 14
+
+    db, out = tmp_path / "k.db", tmp_path / "k.jsonl"
+    kills = 0
+    for point in KILL_POINTS:
+        proc = subprocess.Popen(_cmd(db, out), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while proc.poll() is None and time.time() < deadline and not _q(db, point):
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        assert not out.exists() or out.read_bytes() == ref_out.read_bytes()  # never a partial file
+    assert kills >= 3
+    done = subprocess.run(_cmd(db, out), env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    got = _snapshot(db)
+    for key in ("apis", "dialogs", "verdicts", "keys"):
+        assert got[key] == ref[key], key
+    # Calls committed before a kill are never repeated; at most the one in flight at each kill is.
+    assert ref["model_calls"] <= got["model_calls"] <= ref["model_calls"] + kills
+    assert out.read_bytes() == ref_out.read_bytes()  # byte-identical export
+    # A finished run run again makes no model call at all.
+    again = subprocess.run(_cmd(db, out), env=ENV, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and _snapshot(db)["model_calls"] == got["model_calls"]
+
+
+def test_changed_config_is_refused_with_the_difference(tmp_path):
+    db, out = tmp_path / "c.db", tmp_path / "c.jsonl"
+    subprocess.run(_cmd(db, out), env=ENV, check=True, capture_output=True, timeout=300)
+    changed = [a if a != "14" else "15" for a in _cmd(db, out)]
+    res = subprocess.run(changed, env=ENV, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 2
+    assert "dialogs: 14 → 15" in res.stderr and "--force-new-run" in res.stderr
+    forced = subprocess.run(changed + ["--force-new-run"], env=ENV, capture_output=True, text=True, timeout=300)
+    assert forced.returncode == 0, forced.stderr
+
+
+@pytest.mark.parametrize("content", [b"not a database at all\n" * 10, None])
+def test_corrupt_or_foreign_db_is_refused_and_untouched(tmp_path, content):
+    db = tmp_path / "x.db"
+    if content is None:
+        with sqlite3.connect(db) as c:
+            c.execute("CREATE TABLE invoices (n INTEGER)")
+    else:
+        db.write_bytes(content)
+    before = db.read_bytes()
+    res = subprocess.run(_cmd(db, tmp_path / "o.jsonl"), env=ENV, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert db.read_bytes() == before
