@@ -27,6 +27,7 @@ class RunConfig:
     dialogs: int = 8
     seed: int = 0
     docs: str | None = None
+    max_docs: int | None = 12
     depth: int = 1
     breadth: int = 3
     generations: int = 2
@@ -39,7 +40,7 @@ class RunConfig:
 
     def api_stage(self) -> ApiStageConfig:
         return ApiStageConfig(n=self.apis, seed=self.seed, depth=self.depth, breadth=self.breadth,
-                              generations=self.generations, docs=self.docs)
+                              generations=self.generations, docs=self.docs, max_docs=self.max_docs)
 
     def dialog_stage(self) -> DialogConfig:
         return DialogConfig(n=self.dialogs, seed=self.seed, k=self.k, mix=self.mix, band=self.band,

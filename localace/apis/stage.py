@@ -24,10 +24,11 @@ class ApiStageConfig:
     breadth: int = 3
     generations: int = 2
     docs: str | None = None  # folder of .md/.txt; None = the built-in seed corpus
+    max_docs: int | None = None  # a seeded subset of the documents, for quick runs
 
     def identity(self, documents: list[SeedDocument], fingerprint: dict[str, Any]) -> dict[str, Any]:
         """What makes a run the same run: everything but the target count, which may grow."""
-        return {"seed": self.seed, "depth": self.depth, "breadth": self.breadth, "generations": self.generations,
+        return {"seed": self.seed, "max_docs": self.max_docs, "depth": self.depth, "breadth": self.breadth, "generations": self.generations,
                 "documents": content_hash([(d.name, d.text) for d in documents], 16),
                 "model": content_hash(fingerprint, 16)}
 
@@ -55,6 +56,11 @@ def prepare_api_stage(store: Store, gen: CachedBackend, cfg: ApiStageConfig) -> 
         documents, skipped = doc_set.documents, doc_set.skipped
     else:
         documents, skipped = load_seed_documents(), []
+    if cfg.max_docs is not None and cfg.max_docs < len(documents):
+        import random
+
+        picked = random.Random(f"docs:{cfg.seed}").sample(range(len(documents)), cfg.max_docs)
+        documents = [documents[i] for i in sorted(picked)]
     identity = cfg.identity(documents, gen.fingerprint())
     run = ensure_run(store, "apis synth", identity)
     tree_id = content_hash({k: identity[k] for k in ("seed", "depth", "breadth", "documents", "model")}, 16)

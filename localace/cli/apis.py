@@ -47,18 +47,21 @@ def counter_table(title: str, counts: Counter, top: int = 40) -> Table:
 @ctx_option
 @click.option("--n", "n", type=click.IntRange(1, 1_000_000), default=20, show_default=True, help="APIs to end with.")
 @click.option("--docs", type=click.Path(), default=None, help="Folder of .md/.txt API documents (default: built-in corpus).")
+@click.option("--max-docs", type=click.IntRange(1, 100000), default=None, help="Use a seeded subset of the documents.")
 @click.option("--depth", type=click.IntRange(1, 4), default=2, show_default=True, help="Context-tree depth.")
 @click.option("--breadth", type=click.IntRange(1, 8), default=3, show_default=True, help="Children per tree node.")
 @click.option("--generations", type=click.IntRange(0, 6), default=2, show_default=True,
               help="Evolution operators applied to each new API.")
 @handle_errors
-def synth_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, docs: str | None, depth: int,
+def synth_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
+              depth: int,
               breadth: int, generations: int) -> None:
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
     store = open_store(db_path)
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store,
                         store.start_session(shlex.join(["localace", *sys.argv[1:]])))
-    cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs)
+    cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,
+                         max_docs=max_docs)
     stage = prepare_api_stage(store, gen, cfg)
     for skipped in stage.skipped_documents:
         err.print(f"[yellow]skipped document[/] {skipped.path}: {skipped.reason}")

@@ -46,6 +46,8 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--apis", "n_apis", type=click.IntRange(1, 1_000_000), default=8, show_default=True)
 @click.option("--dialogs", "n_dialogs", type=click.IntRange(1, 10_000_000), default=8, show_default=True)
 @click.option("--docs", default=None, help="Folder of .md/.txt API documents (default: built-in corpus).")
+@click.option("--max-docs", type=click.IntRange(1, 100000), default=12, show_default=True,
+              help="Use a seeded subset of this many documents (top-level domains).")
 @click.option("--depth", type=click.IntRange(1, 4), default=1, show_default=True)
 @click.option("--breadth", type=click.IntRange(1, 8), default=3, show_default=True)
 @click.option("--generations", type=click.IntRange(0, 6), default=2, show_default=True)
@@ -61,11 +63,11 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
 @handle_errors
 def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
-            depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
+            max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
             no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
             force_new_run: bool) -> None:
     """The whole pipeline on one command; kill it any time and run the same command to resume."""
-    cfg = RunConfig(apis=n_apis, dialogs=n_dialogs, seed=seed, docs=docs, depth=depth, breadth=breadth,
+    cfg = RunConfig(apis=n_apis, dialogs=n_dialogs, seed=seed, docs=docs, max_docs=max_docs, depth=depth, breadth=breadth,
                     generations=generations, mix=parse_mix(mix), k=k, band=parse_band(band),
                     complexity=not no_complexity, judges=not no_judges, judge_samples=judge_samples)
     if out_path and not Path(out_path).expanduser().parent.exists():

@@ -95,4 +95,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX dialogs_status ON dialogs(run_id, status)
         """,
     ),
+    (
+        "005_eval",
+        """
+        CREATE TABLE eval_results (
+            id TEXT PRIMARY KEY, model TEXT NOT NULL, mode TEXT NOT NULL, entry_id TEXT NOT NULL,
+            category TEXT NOT NULL, raw_output TEXT, decoded_json TEXT, valid INTEGER NOT NULL,
+            error_type TEXT, message TEXT, created_at TEXT NOT NULL, fallback TEXT
+        );
+        CREATE INDEX eval_results_entry ON eval_results(model, mode, entry_id)
+        """,
+    ),
 ]

@@ -1,0 +1,176 @@
+"""Every number of the dataset report, collected from a Store as plain JSON-able data."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from localace.apis.spec import ApiSpec, param_types
+from localace.dialogs.model import KINDS, Dialog
+from localace.errors import UserError
+from localace.report import run_report
+from localace.store.db import Store
+
+STATUSES = ("kept", "rejected", "generated")
+COMPLEXITY_BINS = 10
+SECOND_LEVEL_LIMIT = 24
+
+
+class ReportError(UserError):
+    """The requested run does not exist or cannot be reported."""
+
+
+def _run_row(store: Store, sql: str, params: tuple[Any, ...] = ()) -> tuple[str, str, str | None] | None:
+    return store.conn.execute(f"SELECT id, command, report_json FROM runs {sql}", params).fetchone()
+
+
+def _latest(store: Store, prefix: str) -> str | None:
+    row = _run_row(store, "WHERE command LIKE ? ORDER BY created_at DESC, id DESC LIMIT 1", (prefix + "%",))
+    return row[0] if row else None
+
+
+def resolve_scope(store: Store, run_id: str | None = None) -> dict[str, Any]:
+    """Which pipeline / API / dialog runs the report covers, plus the stored pipeline report if any."""
+    if run_id is None:
+        row = _run_row(store, "WHERE command='run' AND report_json IS NOT NULL"
+                              " ORDER BY created_at DESC, id DESC LIMIT 1")
+        if row is None:
+            return {"pipeline_run": None, "api_run": _latest(store, "apis"), "dialog_run": _latest(store, "dialogs"),
+                    "stored_report": None}
+    else:
+        row = _run_row(store, "WHERE id=?", (run_id,))
+        if row is None:
+            known = [r[0] for r in store.conn.execute("SELECT id FROM runs ORDER BY created_at")]
+            raise ReportError(f"no run {run_id!r} in {store.path} (runs: {', '.join(known) or 'none'})")
+    rid, command, report_json = row
+    if command == "run":
+        if not report_json:
+            raise ReportError(f"pipeline run {rid} has not finished; run it again to finish, or pass a dialog run id")
+        report = json.loads(report_json)
+        return {"pipeline_run": rid, "api_run": report.get("api_run"), "dialog_run": report.get("dialog_run"),
+                "stored_report": report}
+    if command.startswith("dialogs"):
+        return {"pipeline_run": None, "api_run": None, "dialog_run": rid, "stored_report": None}
+    return {"pipeline_run": None, "api_run": rid, "dialog_run": None, "stored_report": None}
+
+
+def _bars(counter: Counter[str] | dict[str, int], order: tuple[str, ...] | None = None) -> list[dict[str, Any]]:
+    """Label/count rows: in `order` when given (zeros kept), else by count then label."""
+    if order is not None:
+        extra = sorted(k for k in counter if k not in order)
+        return [{"label": k, "count": int(counter.get(k, 0))} for k in (*order, *extra)]
+    return [{"label": k, "count": int(n)} for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _int_histogram(values: list[int]) -> list[dict[str, Any]]:
+    """One bar per integer from the smallest to the largest value, gaps included."""
+    if not values:
+        return []
+    counts = Counter(values)
+    return [{"label": str(v), "count": counts.get(v, 0)} for v in range(min(values), max(values) + 1)]
+
+
+def float_histogram(values: list[float], bins: int = COMPLEXITY_BINS) -> list[dict[str, Any]]:
+    """Equal-width bins over [min, max]; the last bin includes max."""
+    if not values:
+        return []
+    lo, hi = min(values), max(values)
+    width = (hi - lo) / bins if hi > lo else 1.0
+    counts = [0] * bins
+    for v in values:
+        counts[min(bins - 1, int((v - lo) / width))] += 1
+    edges = [lo + i * width for i in range(bins + 1)]
+    return [{"label": f"{edges[i]:.2f}–{edges[i + 1]:.2f}", "lo": round(edges[i], 6), "hi": round(edges[i + 1], 6),
+             "count": counts[i]} for i in range(bins if hi > lo else 1)]
+
+
+def _api_stats(store: Store, api_run: str | None) -> dict[str, Any]:
+    sql = "SELECT data_json FROM apis" + (" WHERE run_id=?" if api_run else "") + " ORDER BY id"
+    top: Counter[str] = Counter()
+    second: Counter[str] = Counter()
+    types: Counter[str] = Counter()
+    n = 0
+    for (data,) in store.conn.execute(sql, (api_run,) if api_run else ()):
+        spec = ApiSpec.model_validate_json(data)
+        n += 1
+        top[spec.domain[0] if spec.domain else "(none)"] += 1
+        if len(spec.domain) >= 2:
+            second[f"{spec.domain[0]} › {spec.domain[1]}"] += 1
+        types.update(param_types(spec))
+    second_rows = _bars(second)
+    hidden = second_rows[SECOND_LEVEL_LIMIT:]
+    return {"n": n, "domains_top": _bars(top), "domains_second": second_rows[:SECOND_LEVEL_LIMIT],
+            "domains_second_hidden": {"domains": len(hidden), "apis": sum(r["count"] for r in hidden)},
+            "param_types": _bars(types)}
+
+
+def _dialog_stats(dialogs: list[tuple[Dialog, str]]) -> dict[str, Any]:
+    kinds = Counter(d.kind for d, _ in dialogs)
+    status = Counter(s for _, s in dialogs)
+    calls = [len(t.tool_calls) for d, _ in dialogs for t in d.turns if t.role == "assistant" and t.tool_calls]
+    scores = [d.complexity for d, _ in dialogs if d.complexity is not None]
+    return {
+        "n": len(dialogs),
+        "status": {s: int(status.get(s, 0)) for s in (*STATUSES, *sorted(set(status) - set(STATUSES)))},
+        "kinds": _bars(kinds, KINDS),
+        "turns": _int_histogram([len(d.turns) for d, _ in dialogs]),
+        "calls_per_turn": _int_histogram(calls),
+        "call_turns": len(calls),
+        "complexity": float_histogram(scores),
+        "complexity_summary": {"n": len(scores), "min": round(min(scores), 4) if scores else None,
+                               "max": round(max(scores), 4) if scores else None,
+                               "mean": round(sum(scores) / len(scores), 4) if scores else None},
+    }
+
+
+def _rejection(store: Store, dialog_id: str, rejected_at: str | None) -> tuple[str | None, str | None]:
+    row = store.conn.execute(
+        "SELECT check_name, reason FROM verdicts WHERE dialog_id=? AND passed=0 ORDER BY check_name=? DESC, created_at"
+        " LIMIT 1", (dialog_id, rejected_at or "")).fetchone()
+    return (row[0], row[1]) if row else (rejected_at, None)
+
+
+def _pick(rows: list[tuple[str, Dialog, str, str | None]], n: int) -> list[tuple[str, Dialog, str, str | None]]:
+    """Up to n rows, one per kind first so the examples show variety."""
+    first: dict[str, tuple[str, Dialog, str, str | None]] = {}
+    for row in rows:
+        first.setdefault(row[1].kind, row)
+    picked_ids = {r[0] for r in first.values()}
+    return (list(first.values()) + [r for r in rows if r[0] not in picked_ids])[:n]
+
+
+def _examples(store: Store, rows: list[tuple[str, Dialog, str, str | None]], kept: int, rejected: int) -> list[dict]:
+    chosen = _pick([r for r in rows if r[2] == "kept"], kept) + _pick([r for r in rows if r[2] == "rejected"], rejected)
+    out = []
+    for dialog_id, d, status, rejected_at in chosen:
+        check, reason = _rejection(store, dialog_id, rejected_at) if status == "rejected" else (None, None)
+        out.append({"id": dialog_id, "kind": d.kind, "status": status, "check": check, "reason": reason,
+                    "domains": list(d.domains), "complexity": d.complexity, "tools": [t.name for t in d.tools],
+                    "turns": [t.model_dump(mode="json", exclude_none=True) for t in d.turns]})
+    return out
+
+
+def collect_report(store: Store, run_id: str | None = None, *, kept_examples: int = 3,
+                   rejected_examples: int = 2) -> dict[str, Any]:
+    """All numbers (and a few example dialogs) for the dataset report, as plain data."""
+    scope = resolve_scope(store, run_id)
+    stored = scope.pop("stored_report")
+    dialog_run = scope["dialog_run"]
+    sql = "SELECT id, data_json, status, rejected_at FROM dialogs" + (" WHERE run_id=?" if dialog_run else "")
+    rows = [(r[0], Dialog.model_validate_json(r[1]), r[2], r[3])
+            for r in store.conn.execute(sql + " ORDER BY run_id, seq, id", (dialog_run,) if dialog_run else ())]
+    if stored is not None:
+        funnels, source = stored.get("funnels", []), f"stored report of pipeline run {scope['pipeline_run']}"
+    else:
+        funnels = run_report(store, scope["api_run"], dialog_run)["funnels"]
+        source = "computed from the database"
+    return {
+        "db": str(store.path),
+        "scope": scope,
+        "apis": _api_stats(store, scope["api_run"]),
+        "dialogs": _dialog_stats([(d, s) for _, d, s, _ in rows]),
+        "funnels": funnels,
+        "funnel_source": source,
+        "examples": _examples(store, rows, kept_examples, rejected_examples),
+    }
