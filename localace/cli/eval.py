@@ -12,7 +12,7 @@ from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
 from localace.evaluate.prompting import MODES, PROMPT
-from localace.evaluate.runner import EntryResult, EvalReport, load_eval_set, run_eval
+from localace.evaluate.runner import MAX_TOKENS, EntryResult, EvalReport, load_eval_set, run_eval
 from localace.store import open_store
 from localace.store.cache import CachedBackend
 
@@ -54,10 +54,12 @@ def error_table(report: EvalReport) -> Table:
 @click.option("--limit", type=int, default=None, help="Evaluate the first N entries only.")
 @click.option("--mode", type=click.Choice(MODES), default=PROMPT, show_default=True,
               help="prompt: free text decoded as a call list; constrained: JSON call list under a schema.")
+@click.option("--max-tokens", type=click.IntRange(1, 32768), default=MAX_TOKENS, show_default=True,
+              help="Token budget of each answer; a longer answer counts as a decode failure.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
 def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: str, answers_path: str | None,
-             category: str | None, limit: int | None, mode: str, as_json: bool) -> None:
+             category: str | None, limit: int | None, mode: str, max_tokens: int, as_json: bool) -> None:
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
     items = load_eval_set(data_path, answers_path, category=category, limit=limit)
     store = open_store(db_path)
@@ -75,7 +77,8 @@ def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: 
             correct += int(result.valid)
             bar.update(task, advance=1, info=f"{correct} correct")
 
-        report = run_eval(cached, store, items, mode=mode, model=name, seed=seed, on_result=advance)
+        report = run_eval(cached, store, items, mode=mode, model=name, seed=seed, max_tokens=max_tokens,
+                          on_result=advance)
     if as_json:
         print_json(report.as_json())
         return

@@ -141,7 +141,7 @@ def _read(loader: Callable[[Path], Any], path: Path, what: str) -> Any:
         raise EvalInputError(f"cannot read {what} file {path}: {e.strerror or e}") from None
 
 
-def _entry_category(entry_id: str, category: str | None) -> str | None:
+def _entry_category(entry_id: str, category: str | None) -> str:
     """The id's category; --category only names entries whose id does not carry one."""
     try:
         return category_of(entry_id)
@@ -215,13 +215,9 @@ class _Attempt:
     problem: str = ""
 
 
-def _sampling(seed: int) -> Sampling:
-    return Sampling(temperature=0.0, max_tokens=MAX_TOKENS, seed=seed)
-
-
-def _prompt_attempt(backend: Any, entry: dict[str, Any], seed: int) -> _Attempt:
+def _prompt_attempt(backend: Any, entry: dict[str, Any], sampling: Sampling) -> _Attempt:
     try:
-        completion = backend.generate(build_messages(entry, PROMPT), output=None, sampling=_sampling(seed),
+        completion = backend.generate(build_messages(entry, PROMPT), output=None, sampling=sampling,
                                       template_hash=TEMPLATE_HASH)
     except GenerationError as e:
         return _Attempt(None, None, f"{e.kind}: {e}")
@@ -231,28 +227,30 @@ def _prompt_attempt(backend: Any, entry: dict[str, Any], seed: int) -> _Attempt:
         return _Attempt(completion.text, None, f"not a call list: {e}")
 
 
-def _constrained_attempt(backend: Any, entry: dict[str, Any], seed: int) -> _Attempt:
+def _constrained_attempt(backend: Any, entry: dict[str, Any], sampling: Sampling) -> _Attempt:
     """Raises SchemaError when the functions cannot be constrained (the caller falls back)."""
     output = Output.json(calls_schema(entry["function"]))
     try:
-        completion = backend.generate(build_messages(entry, CONSTRAINED), output=output, sampling=_sampling(seed),
+        completion = backend.generate(build_messages(entry, CONSTRAINED), output=output, sampling=sampling,
                                       template_hash=TEMPLATE_HASH)
     except GenerationError as e:
         return _Attempt(None, None, f"{e.kind}: {e}")
     return _Attempt(completion.text, decode_value(completion.value))
 
 
-def evaluate_item(backend: Any, item: EvalItem, *, mode: str = PROMPT, seed: int = 0) -> EntryResult:
-    """Generate, decode and score one entry. `backend` is usually a CachedBackend."""
+def evaluate_item(backend: Any, item: EvalItem, *, mode: str = PROMPT, seed: int = 0,
+                  max_tokens: int = MAX_TOKENS) -> EntryResult:
+    """Generate (greedy), decode and score one entry. `backend` is usually a CachedBackend."""
+    sampling = Sampling(temperature=0.0, max_tokens=max_tokens, seed=seed)
     fallback = None
     if mode == CONSTRAINED:
         try:
-            attempt = _constrained_attempt(backend, item.entry, seed)
+            attempt = _constrained_attempt(backend, item.entry, sampling)
         except SchemaError as e:
             fallback = str(e)
-            attempt = _prompt_attempt(backend, item.entry, seed)
+            attempt = _prompt_attempt(backend, item.entry, sampling)
     else:
-        attempt = _prompt_attempt(backend, item.entry, seed)
+        attempt = _prompt_attempt(backend, item.entry, sampling)
     verdict = check(item.category, item.entry["function"], attempt.decoded, item.ground_truth)
     message = "; ".join(part for part in (verdict.message, attempt.problem) if part)
     return EntryResult(item.id, item.category, attempt.raw_output, attempt.decoded, verdict.valid,
@@ -283,6 +281,7 @@ def run_eval(
     mode: str = PROMPT,
     model: str | None = None,
     seed: int = 0,
+    max_tokens: int = MAX_TOKENS,
     on_result: Callable[[EntryResult], None] | None = None,
 ) -> EvalReport:
     """Evaluate every item and store each result in eval_results (replacing an older one)."""
@@ -292,7 +291,7 @@ def run_eval(
     report = EvalReport(model or backend.name, mode)
     misses, hits = getattr(backend, "misses", 0), getattr(backend, "hits", 0)
     for item in items:
-        result = evaluate_item(backend, item, mode=mode, seed=seed)
+        result = evaluate_item(backend, item, mode=mode, seed=seed, max_tokens=max_tokens)
         _record(store, report.model, mode, result_id(fingerprint, mode, item.entry), result)
         report.results.append(result)
         if on_result is not None:
