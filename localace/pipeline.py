@@ -35,7 +35,7 @@ class RunConfig:
     k: int = 3
     band: tuple[float, float] = (10.0, 90.0)
     complexity: bool = True
-    judges: bool = True
+    judges: str = "enforce"  # enforce | advisory | off (the CLI resolves "auto")
     judge_samples: int = 1
 
     def api_stage(self) -> ApiStageConfig:
@@ -99,7 +99,9 @@ def run_pipeline(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str,
     yield StageEvent("dialogs:start", dialog_stage.run.id)
     for ev in dialog_stage.events(gen, store, dialog_cfg):
         yield StageEvent("dialogs", ev)
-    judges = Judges(judge_gen or gen, samples=cfg.judge_samples, seed=cfg.seed) if cfg.judges else None
+    judges = None
+    if cfg.judges != "off":
+        judges = Judges(judge_gen or gen, samples=cfg.judge_samples, seed=cfg.seed, enforce=cfg.judges == "enforce")
     yield StageEvent("verify:start", dialog_stage.run.id)
     for ev in verify_run(store, dialog_stage.run.id, judges):
         yield StageEvent("verify", ev)

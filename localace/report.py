@@ -39,6 +39,13 @@ def verification_funnels(store: Store, run_id: str) -> list[dict[str, Any]]:
         "SELECT COUNT(DISTINCT v.dialog_id) FROM verdicts v JOIN dialogs d ON d.id = v.dialog_id "
         "WHERE d.run_id=? AND v.stage='judges'", (run_id,)).fetchone()[0]
     judges = _funnel("judges", judged, {c: at.get(c, 0) for c in JUDGES}, JUDGES)
+    if judged and not any(at.get(c) for c in JUDGES):
+        fails = dict(store.conn.execute(
+            "SELECT v.check_name, COUNT(*) FROM verdicts v JOIN dialogs d ON d.id = v.dialog_id "
+            "WHERE d.run_id=? AND v.stage='judges' AND v.passed=0 GROUP BY 1", (run_id,)).fetchall())
+        if fails:  # advisory judges: verdicts recorded, nothing rejected on them
+            judges = {"stage": "judges (advisory, not enforced)", "requested": judged, "kept": judged,
+                      "checks": [{"check": c, "rejected": fails.get(c, 0), "remaining": judged} for c in JUDGES]}
     return [rules, judges] if judged else [rules]
 
 

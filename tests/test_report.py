@@ -52,7 +52,7 @@ def db(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("report") / "r.db"
     store = open_store(path)
     gen = CachedBackend(FakeBackend(), store)
-    cfg = RunConfig(apis=5, dialogs=6, generations=1, k=1, judges=False)
+    cfg = RunConfig(apis=5, dialogs=6, generations=1, k=1, judges="off")
     run_id, _ = ensure_pipeline_run(store, config_record(cfg, {"generator": gen.fingerprint()}), force_new=False)
     report = [e.event for e in run_pipeline(store, gen, cfg, run_id) if e.stage == "done"][0]
     dialog_run = report["dialog_run"]

@@ -102,3 +102,36 @@ def test_corrupt_or_foreign_db_is_refused_and_untouched(tmp_path, content):
     res = subprocess.run(_cmd(db, tmp_path / "o.jsonl"), env=ENV, capture_output=True, text=True, timeout=120)
     assert res.returncode == 2 and len(res.stderr.strip().splitlines()) == 1
     assert db.read_bytes() == before
+
+
+def test_small_judge_model_is_advisory(tmp_path):
+    from pathlib import Path as P
+
+    from localace.backends.llamacpp import LlamaCppBackend
+    from localace.model_catalogue import resolve_model
+    from localace.verify.judges import judge_mode
+
+    embedded = LlamaCppBackend(resolve_model(None))
+    assert judge_mode("auto", embedded) == "advisory"  # the 98 MB embedded model
+    assert judge_mode("enforce", embedded) == "enforce"
+    from localace.backends.fake import FakeBackend
+
+    assert judge_mode("auto", FakeBackend()) == "enforce"
+    assert isinstance(P(embedded.model.path), P)
+
+
+def test_advisory_judges_record_verdicts_but_keep_dialogs(tmp_path):
+    from click.testing import CliRunner
+
+    from localace.cli import cli
+
+    db = tmp_path / "a.db"
+    res = CliRunner().invoke(cli, ["run", "--db", str(db), "--model", "fake", "--apis", "4", "--dialogs", "6",
+                                   "--max-docs", "4", "--judges", "advisory"])
+    assert res.exit_code == 0, res.output
+    with sqlite3.connect(db) as c:
+        judge_fails = c.execute("SELECT COUNT(*) FROM verdicts WHERE stage='judges' AND passed=0").fetchone()[0]
+    assert judge_fails > 0 and "advisory" in res.stdout
+    with sqlite3.connect(db) as c:
+        rejected_by_judge = c.execute("SELECT COUNT(*) FROM dialogs WHERE rejected_at LIKE 'judge_%'").fetchone()[0]
+    assert rejected_by_judge == 0

@@ -18,7 +18,7 @@ from localace.formats.registry import IMPORT_FORMATS
 from localace.report import verification_funnels
 from localace.store import open_store
 from localace.store.cache import CachedBackend
-from localace.verify.judges import Judges
+from localace.verify.judges import Judges, judge_mode
 from localace.verify.stage import pending, verify_run
 
 
@@ -46,10 +46,12 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 @ctx_option
 @click.option("--run", "run_id", default=None, help="Dialog run to verify (default: every run with unverified dialogs).")
 @click.option("--no-judges", is_flag=True, help="Rule checks only.")
+@click.option("--judges", "judges_mode", type=click.Choice(["auto", "enforce", "advisory"]), default="auto",
+              show_default=True, help="auto: enforce verdicts, except a judge GGUF under 1 GiB only records them.")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True)
 @handle_errors
 def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
-               judge_samples: int) -> None:
+               judges_mode: str, judge_samples: int) -> None:
     """Run the rule layer (and model judges) over dialogs not verified yet."""
     if not Path(db_path).exists():
         raise UserError(f"database not found: {db_path}")
@@ -60,7 +62,7 @@ def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: s
     if not no_judges:
         session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
         gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
-        judges = Judges(gen, samples=judge_samples, seed=seed)
+        judges = Judges(gen, samples=judge_samples, seed=seed, enforce=judge_mode(judges_mode, gen.backend) == "enforce")
     with progress() as bars:
         for rid in runs:
             task = bars.add_task(f"verify {rid}", total=len(pending(store, rid)), info="")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from localace.formats.registry import EXPORT_FORMATS
 from localace.formats.write import write_export
 from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
 from localace.stats import collect_stats
+from localace.verify.judges import judge_mode
 from localace.store import open_store
 from localace.store.cache import CachedBackend
 from localace.store.db import Store
@@ -55,7 +57,9 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--k", "k", type=click.IntRange(1, 9), default=3, show_default=True, help="Self-consistency samples.")
 @click.option("--band", default="10,90", show_default=True, help="Complexity band (percentiles).")
 @click.option("--no-complexity", is_flag=True, help="Skip complexity scoring.")
-@click.option("--no-judges", is_flag=True, help="Rule checks only, no model judges.")
+@click.option("--judges", "judges_mode", type=click.Choice(["auto", "enforce", "advisory", "off"]), default="auto",
+              show_default=True, help="auto: enforce verdicts, except a judge GGUF under 1 GiB only records them.")
+@click.option("--no-judges", is_flag=True, help="Same as --judges off.")
 @click.option("--judge-model", default=None, help="GGUF for the judges (default: the generation model).")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True, help="Majority over N verdicts.")
 @click.option("--out", "out_path", default=None, help="Write the kept dialogs to this JSON Lines file.")
@@ -64,20 +68,28 @@ def funnel_table(funnel: dict) -> Table:
 @handle_errors
 def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
             max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
-            no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
+            judges_mode: str, no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
             force_new_run: bool) -> None:
     """The whole pipeline on one command; kill it any time and run the same command to resume."""
+    if no_judges:
+        judges_mode = "off"
     cfg = RunConfig(apis=n_apis, dialogs=n_dialogs, seed=seed, docs=docs, max_docs=max_docs, depth=depth, breadth=breadth,
                     generations=generations, mix=parse_mix(mix), k=k, band=parse_band(band),
-                    complexity=not no_complexity, judges=not no_judges, judge_samples=judge_samples)
+                    complexity=not no_complexity, judges=judges_mode, judge_samples=judge_samples)
     if out_path and not Path(out_path).expanduser().parent.exists():
         raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
     store = open_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
     judge_gen = None
-    if judge_model and not no_judges:
+    if judge_model and judges_mode != "off":
         judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+    if cfg.judges == "auto":
+        resolved = judge_mode("auto", (judge_gen or gen).backend)
+        cfg = dataclasses.replace(cfg, judges=resolved)
+        if resolved == "advisory":
+            err.print("judges: the judge model is small (< 1 GiB), so verdicts are recorded but not enforced "
+                      "(--judges enforce to reject on them, or --judge-model a larger GGUF)")
     models = {"generator": gen.fingerprint(), "judge": judge_gen.fingerprint() if judge_gen else None}
     run_id, resumed = ensure_pipeline_run(store, config_record(cfg, models), force_new=force_new_run)
     err.print(f"run {run_id} ({'resuming' if resumed else 'new'}) in {db_path}")

@@ -17,7 +17,9 @@ from localace.store.cache import CachedBackend
 # Reason first: the verdict is then conditioned on the model's stated reasoning.
 VERDICT = Output.json({
     "type": "object",
-    "properties": {"reason": {"type": "string", "minLength": 3, "maxLength": 300, "pattern": "^[^\\x00-\\x1f]*$"},
+    # A sentence of three or more words: a bare "pass"/"fail" is not a reason.
+    "properties": {"reason": {"type": "string", "maxLength": 300,
+                              "pattern": "^[A-Za-z][^\\x00-\\x1f]* [^\\x00-\\x1f]+ [^\\x00-\\x1f]+$"},
                    "verdict": {"type": "string", "enum": ["pass", "fail"]}},
     "required": ["reason", "verdict"],
     "additionalProperties": False,
@@ -43,9 +45,23 @@ def _applies(check: str, dialog: Dialog) -> bool:
 JUDGES = ("judge_hallucination", "judge_consistency", "judge_tool_response", "judge_repetition")
 
 
+WEAK_JUDGE_BYTES = 1 << 30  # GGUFs under 1 GiB (about <1.5B parameters at 4 bits) judge near chance
+
+
+def judge_mode(requested: str, backend: object) -> str:
+    """Resolve `auto`: small local models record advisory verdicts instead of rejecting on them."""
+    if requested != "auto":
+        return requested
+    model = getattr(backend, "model", None)
+    path = getattr(model, "path", None)
+    if path is not None and path.stat().st_size < WEAK_JUDGE_BYTES:
+        return "advisory"
+    return "enforce"
+
+
 class Judges:
-    def __init__(self, gen: CachedBackend, *, samples: int = 1, seed: int = 0) -> None:
-        self.gen, self.samples, self.seed = gen, samples, seed
+    def __init__(self, gen: CachedBackend, *, samples: int = 1, seed: int = 0, enforce: bool = True) -> None:
+        self.gen, self.samples, self.seed, self.enforce = gen, samples, seed, enforce
 
     def judge(self, check: str, dialog: Dialog) -> Judgement:
         if not _applies(check, dialog):

@@ -45,7 +45,7 @@ def verify_run(store: Store, run_id: str, judges: Judges | None, *, max_chars: i
             for check in JUDGES:
                 j: Judgement = judges.judge(check, dialog)
                 rows.append(_verdict_row(dialog_id, "judges", check, j.passed, j.reason))
-                if not j.passed:
+                if not j.passed and judges.enforce:
                     rejected_at, reason = check, j.reason
                     break
         with store.transaction():
