@@ -1,0 +1,231 @@
+"""A small seeded `localace run` end to end in a temp db: time per stage, model vs the rest, cache behaviour.
+
+    python benchmarks/pipeline.py [--apis 4 --dialogs 4 --max-docs 4] [--model fake] [--json]
+
+Then the same run again on the same db (a resume of a finished run), and a replay on a fresh db that
+holds only the generation cache (every model call should be a cache hit: what is left is our overhead).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from _common import Output, base_parser, ratio, run_main, stopwatch, threads
+
+STAGES = ("setup", "tree", "apis", "dialogs", "verify")
+# The stage a pipeline marker starts; "done" closes the last one.
+MARKERS = {"tree:start": "tree", "apis:start": "apis", "dialogs:start": "dialogs", "verify:start": "verify"}
+CACHE_TABLES = ("generations", "file_hashes", "_localace_migrations")
+
+
+class TimedBackend:
+    """Forwards to a backend and adds the wall time of each generate/score call to the current stage.
+
+    Scoring (complexity log-likelihoods) is kept apart: CachedBackend logs it with 0 seconds, so
+    call_log alone does not show it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.bucket = "setup"
+        self.seconds: dict[str, float] = {}
+        self.score_seconds: dict[str, float] = {}
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(self.inner.generate, args, kwargs, self.seconds)
+
+    def score(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(self.inner.score, args, kwargs, self.score_seconds)
+
+    def _call(self, fn: Any, args: tuple, kwargs: dict, into: dict[str, float]) -> Any:
+        start = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            into[self.bucket] = into.get(self.bucket, 0.0) + time.perf_counter() - start
+
+
+def _calls(store: Any, session: int, lo: int = 0, hi: int | None = None) -> dict[str, float]:
+    """call_log totals of one session, optionally for call ids in (lo, hi]."""
+    where, params = "session_id=? AND id>?", [session, lo]
+    if hi is not None:
+        where += " AND id<=?"
+        params.append(hi)
+    row = store.conn.execute(
+        "SELECT COUNT(*), COALESCE(SUM(hit),0), COALESCE(SUM(CASE WHEN hit=0 THEN seconds END),0),"
+        " COALESCE(SUM(prompt_tokens),0), COALESCE(SUM(cached_tokens),0), COALESCE(SUM(completion_tokens),0)"
+        f" FROM call_log WHERE {where}", params).fetchone()
+    return {"requests": row[0], "cache_hits": row[1], "model_calls": row[0] - row[1], "model_s": row[2],
+            "prompt_tokens": row[3], "prompt_tokens_reused": row[4], "completion_tokens": row[5]}
+
+
+def _last_call_id(store: Any) -> int:
+    return int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM call_log").fetchone()[0])
+
+
+def run_once(db: Path, model: str | None, cfg: Any, n_ctx: int, label: str) -> dict[str, Any]:
+    """One `localace run` equivalent, timed per stage; returns plain numbers."""
+    from localace.backends import make_backend
+    from localace.hashing import content_hash
+    from localace.pipeline import config_record, ensure_pipeline_run, run_pipeline
+    from localace.store import open_store
+    from localace.store.cache import CachedBackend
+
+    total_start = time.perf_counter()
+    with stopwatch() as total:
+        store = open_store(db)
+        session = store.start_session(f"benchmarks/pipeline.py {label}")
+        timed = TimedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash))
+        gen = CachedBackend(timed, store, session)
+        record = config_record(cfg, {"generator": gen.fingerprint(), "judge": None})
+        run_id, resumed = ensure_pipeline_run(store, record, force_new=False)
+        walls: dict[str, float] = {}
+        bounds: dict[str, tuple[int, int]] = {}
+        # "setup" (opening the db, loading nothing yet) counts from the start of this run.
+        stage, start, first_id = "setup", total_start, _last_call_id(store)
+        report: dict[str, Any] = {}
+        for ev in run_pipeline(store, gen, cfg, run_id):
+            if ev.stage in MARKERS or ev.stage == "done":
+                now, last_id = time.perf_counter(), _last_call_id(store)
+                walls[stage], bounds[stage] = now - start, (first_id, last_id)
+                stage, start, first_id = MARKERS.get(ev.stage, "done"), now, last_id
+                timed.bucket = stage
+            if ev.stage == "done":
+                report = ev.event
+    stages = {}
+    for name in STAGES:
+        lo, hi = bounds.get(name, (0, 0))
+        calls = _calls(store, session, lo, hi)
+        stages[name] = {"wall_s": round(walls.get(name, 0.0), 3), "model_s": round(calls["model_s"], 3),
+                        "generate_s": round(timed.seconds.get(name, 0.0), 3),
+                        "score_s": round(timed.score_seconds.get(name, 0.0), 3),
+                        "model_calls": calls["model_calls"], "cache_hits": calls["cache_hits"]}
+    calls = _calls(store, session)
+    status = dict(store.conn.execute("SELECT status, COUNT(*) FROM dialogs WHERE run_id=? GROUP BY status",
+                                     (report.get("dialog_run"),)).fetchall())
+    outcome = store.conn.execute("SELECT id, status FROM dialogs WHERE run_id=? ORDER BY id",
+                                 (report.get("dialog_run"),)).fetchall()
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    generate_s, score_s = sum(timed.seconds.values()), sum(timed.score_seconds.values())
+    return {"label": label, "resumed": resumed, "wall_s": round(total["s"], 3), "stages": stages,
+            "model_s": round(calls["model_s"], 3), "generate_s": round(generate_s, 3), "score_s": round(score_s, 3),
+            "other_s": round(total["s"] - generate_s - score_s, 3), **{k: calls[k] for k in (
+                "requests", "cache_hits", "model_calls", "prompt_tokens", "prompt_tokens_reused", "completion_tokens")},
+            "kv_reuse_ratio": ratio(calls["prompt_tokens_reused"], calls["prompt_tokens"]),
+            "cache_hit_rate": ratio(calls["cache_hits"], calls["requests"]),
+            "kept_dialogs": status.get("kept", 0),
+            "verified_dialogs": status.get("kept", 0) + status.get("rejected", 0),
+            "apis": report.get("funnels", [{}])[0].get("kept") if report.get("funnels") else None,
+            "outcome_hash": content_hash([list(r) for r in outcome], 16)}
+
+
+def cache_only_copy(src: Path, dst: Path) -> None:
+    """A copy of the db with only the generation cache (and what opening it needs) left."""
+    import sqlite3
+
+    shutil.copyfile(src, dst)
+    conn = sqlite3.connect(dst, isolation_level=None)
+    try:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'"
+                                             " AND name NOT LIKE 'sqlite_%'")]
+        conn.execute("BEGIN")
+        for table in tables:
+            if table not in CACHE_TABLES:
+                conn.execute(f"DELETE FROM [{table}]")
+        conn.execute("COMMIT")
+        conn.execute("VACUUM")
+    finally:
+        conn.close()
+
+
+def main() -> None:
+    ap = base_parser(__doc__)
+    ap.add_argument("--model", default=None, help="catalogue name, .gguf path or 'fake' (default: the embedded model)")
+    ap.add_argument("--apis", type=int, default=4)
+    ap.add_argument("--dialogs", type=int, default=4)
+    ap.add_argument("--max-docs", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ctx", type=int, default=4096)
+    ap.add_argument("--no-judges", action="store_true")
+    ap.add_argument("--no-complexity", action="store_true")
+    ap.add_argument("--keep", default=None, help="folder to keep the databases in (default: a temp folder)")
+    args = ap.parse_args()
+    out = Output(args.json)
+
+    from localace.pipeline import RunConfig
+
+    cfg = RunConfig(apis=args.apis, dialogs=args.dialogs, seed=args.seed, max_docs=args.max_docs,
+                    judges=not args.no_judges, complexity=not args.no_complexity)
+    folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="localace-bench-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    db, replay_db = folder / "bench.db", folder / "replay.db"
+    for path in (db, replay_db):
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+    try:
+        out.line(f"model {args.model or 'embedded default'}, {threads()} threads; apis {args.apis}, "
+                 f"dialogs {args.dialogs}, max-docs {args.max_docs}, seed {args.seed}; db {db}")
+        first = run_once(db, args.model, cfg, args.ctx, "first run")
+        rerun = run_once(db, args.model, cfg, args.ctx, "rerun (same db)")
+        cache_only_copy(db, replay_db)
+        replay = run_once(replay_db, args.model, cfg, args.ctx, "replay (cache only)")
+    finally:
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    hours = first["wall_s"] / 3600
+    result = {
+        "model": args.model or "embedded", "threads": threads(),
+        "config": {"apis": args.apis, "dialogs": args.dialogs, "max_docs": args.max_docs, "seed": args.seed},
+        "first": first, "rerun": rerun, "replay": replay,
+        "wall_s": first["wall_s"], "model_s": first["model_s"], "other_s": first["other_s"],
+        "model_share": ratio(first["model_s"], first["wall_s"]),
+        "backend_share": ratio(first["generate_s"] + first["score_s"], first["wall_s"]),
+        "kept_per_hour": round(first["kept_dialogs"] / hours, 1) if hours else None,
+        "verified_per_hour": round(first["verified_dialogs"] / hours, 1) if hours else None,
+        "kv_reuse_ratio": first["kv_reuse_ratio"],
+        "rerun_wall_s": rerun["wall_s"], "rerun_cache_hit_rate": rerun["cache_hit_rate"],
+        "replay_wall_s": replay["wall_s"], "replay_cache_hit_rate": replay["cache_hit_rate"],
+        "replay_same_result": replay["outcome_hash"] == first["outcome_hash"],
+    }
+    rows = []
+    for name in STAGES:
+        s = first["stages"][name]
+        rows.append([name, s["wall_s"], s["model_s"], s["generate_s"], s["score_s"],
+                     round(s["wall_s"] - s["generate_s"] - s["score_s"], 3), s["model_calls"], s["cache_hits"]])
+    rows.append(["total", first["wall_s"], first["model_s"], first["generate_s"], first["score_s"], first["other_s"],
+                 first["model_calls"], first["cache_hits"]])
+    out.line("\nllama.cpp = Completion.seconds of the generate misses (call_log); generate = wall time inside the "
+             "backend's generate (adds prompt rendering, tokenizing, constraint setup, validation); score = "
+             "complexity scoring, which call_log records as 0 s; other = the pipeline itself (cache lookups, "
+             "db writes, rule checks).")
+    out.table("first run, seconds per stage",
+              ["stage", "wall", "llama.cpp", "generate", "score", "other", "model calls", "cache hits"], rows)
+    out.table("throughput and caches", ["measure", "value"], [
+        ["verified dialogs (kept + rejected)", first["verified_dialogs"]],
+        ["kept dialogs", first["kept_dialogs"]],
+        ["verified dialogs per hour", result["verified_per_hour"]],
+        ["kept dialogs per hour", result["kept_per_hour"]],
+        ["share of wall time in llama.cpp (generate calls)", result["model_share"]],
+        ["share of wall time in the backend (generate + score)", result["backend_share"]],
+        ["prompt tokens submitted", first["prompt_tokens"]],
+        ["prompt tokens reused from the KV cache", first["prompt_tokens_reused"]],
+        ["KV reuse (reused / submitted)", first["kv_reuse_ratio"]],
+    ])
+    out.table("running it again", ["run", "wall s", "requests", "cache hits", "hit rate", "model calls"], [
+        [r["label"], r["wall_s"], r["requests"], r["cache_hits"], r["cache_hit_rate"], r["model_calls"]]
+        for r in (first, rerun, replay)])
+    out.line(f"replay produced the same dialogs with the same verdicts: {result['replay_same_result']}")
+    out.finish(result)
+
+
+if __name__ == "__main__":
+    run_main(main)

@@ -1,0 +1,69 @@
+"""The benchmark scripts run end to end at tiny sizes and end with their JSON line (no timing asserts)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "benchmarks"
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
+SCALE_OPS = {"open_store", "resume_apis", "resume_dialogs", "resume_verify", "stats", "export", "report_collect",
+             "report_render"}
+
+
+def _start(script: str, *args: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(BENCH / script), *args], cwd=ROOT, env=ENV,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(proc: subprocess.Popen) -> tuple[dict, str]:
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr
+    lines = stdout.strip().splitlines()
+    return json.loads(lines[-1]), stdout
+
+
+@pytest.fixture(scope="module")
+def runs():
+    # Started together: they are independent, and the file must stay fast.
+    procs = {"scale": _start("scale.py", "--quick", "--scales", "0.005,0.01", "--json"),
+             "pipeline": _start("pipeline.py", "--model", "fake", "--apis", "2", "--dialogs", "3", "--max-docs", "2")}
+    yield procs
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
+def test_scale_prints_only_its_json_line_with_every_operation(runs):
+    result, text = _finish(runs["scale"])
+    assert len(text.strip().splitlines()) == 1  # --json: no table
+    assert [s["dialogs"] for s in result["scales"]] == [50, 100]
+    for s in result["scales"]:
+        assert set(s["ops"]) == SCALE_OPS
+        assert s["counts"]["dialogs"] == s["dialogs"] and s["counts"]["apis"] == s["apis"]
+        assert s["ops"]["resume_verify"]["result"] == 0  # every synthetic dialog is already verified
+        assert s["ops"]["export"]["result"] > 0  # kept dialogs were written
+    assert set(result["growth_exponents"]) == SCALE_OPS
+    assert all(len(v) == 1 for v in result["growth_exponents"].values())
+    assert {"resume_apis", "resume_dialogs", "stats"} <= set(result["goals"])
+    assert result["full_size"] is False
+
+
+def test_pipeline_on_the_fake_backend_reports_stages_and_replays_from_cache(runs):
+    result, text = _finish(runs["pipeline"])
+    assert "seconds per stage" in text  # the tables come before the JSON line
+    for key in ("wall_s", "model_s", "other_s", "kv_reuse_ratio", "verified_per_hour", "kept_per_hour",
+                "rerun_wall_s", "rerun_cache_hit_rate", "replay_wall_s", "replay_cache_hit_rate"):
+        assert key in result
+    assert result["config"] == {"apis": 2, "dialogs": 3, "max_docs": 2, "seed": 0}
+    assert set(result["first"]["stages"]) == {"setup", "tree", "apis", "dialogs", "verify"}
+    assert result["first"]["model_calls"] > 0 and result["first"]["cache_hits"] == 0
+    assert result["rerun"]["model_calls"] == 0  # a finished run resumes to nothing
+    # Replaying on a db that holds only the generation cache: every call hits, same dialogs and verdicts.
+    assert result["replay_cache_hit_rate"] == 1.0
+    assert result["replay_same_result"] is True
