@@ -34,6 +34,6 @@ def test_tiny_run_on_embedded_model_then_rerun_is_free_and_identical(tmp_path):
     assert second.returncode == 0
     stats = json.loads(subprocess.run([sys.executable, "-m", "localace", "stats", "--db", str(db), "--json"],
                                       capture_output=True, text=True, timeout=60).stdout)
-    assert stats["last_session"]["model_calls"] == 0 and stats["last_session"]["cache_hits"] > 0
+    assert stats["last_session"]["model_calls"] == 0  # finished work items are not even looked up
     assert out.read_bytes() == before
     assert any(r["command"] == "run" and r["report"] for r in stats["runs"])
