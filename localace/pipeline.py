@@ -23,11 +23,11 @@ RUN_COMMAND = "run"
 
 @dataclass(frozen=True)
 class RunConfig:
-    apis: int = 8
-    dialogs: int = 8
+    apis: int = 6
+    dialogs: int = 6
     seed: int = 0
     docs: str | None = None
-    max_docs: int | None = 12
+    max_docs: int | None = 8
     depth: int = 1
     breadth: int = 3
     generations: int = 2

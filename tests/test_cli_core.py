@@ -28,7 +28,8 @@ def test_generate_twice_second_is_cache_hit(runner, tmp_path):
     first = runner.invoke(cli, args)
     assert first.exit_code == 0, first.output
     assert isinstance(json.loads(first.stdout)["ok"], bool)
-    assert _stats(runner, db)["last_session"]["model_calls"] == 1
+    first_stats = _stats(runner, db)
+    assert first_stats["last_session"]["model_calls"] == 1 and "distributions" in first_stats
     second = runner.invoke(cli, args)
     assert second.stdout == first.stdout
     last = _stats(runner, db)["last_session"]

@@ -95,6 +95,26 @@ def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, schema_
               f"completion {completion.completion_tokens} tok[/]")
 
 
+def _distribution_tables(store_path: str) -> None:
+    """The report's numbers as terminal tables (same source as `localace report`)."""
+    from localace.report_data import collect_report
+
+    data = collect_report(open_store(store_path), kept_examples=0, rejected_examples=0)
+    groups = [("top-level domains", data["apis"]["domains_top"]), ("second-level domains", data["apis"]["domains_second"]),
+              ("parameter types", data["apis"]["param_types"]), ("dialog kinds", data["dialogs"]["kinds"]),
+              ("turns per dialog", data["dialogs"]["turns"]), ("calls per call turn", data["dialogs"]["calls_per_turn"]),
+              ("complexity", [{"label": r["label"], "count": r["count"]} for r in data["dialogs"]["complexity"]])]
+    for title, rows in groups:
+        if not rows:
+            continue
+        table = Table(title=title)
+        table.add_column("value")
+        table.add_column("count", justify="right")
+        for row in rows:
+            table.add_row(str(row["label"]), str(row["count"]))
+        out.print(table)
+
+
 @click.command("stats")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -107,7 +127,10 @@ def stats_cmd(db_path: str, as_json: bool) -> None:
         raise UserError(f"database not found: {db_path}")
     stats = collect_stats(open_store(db_path))
     if as_json:
-        print_json(stats)
+        from localace.report_data import collect_report
+
+        data = collect_report(open_store(db_path), kept_examples=0, rejected_examples=0)
+        print_json({**stats, "distributions": {"apis": data["apis"], "dialogs": data["dialogs"]}})
         return
     table = Table(title=f"localace stats — {stats['db']}")
     table.add_column("what")
@@ -125,6 +148,7 @@ def stats_cmd(db_path: str, as_json: bool) -> None:
         out.print(f"latest pipeline run {latest['id']} ({latest['status']}):")
         for funnel in latest["report"]["funnels"]:
             out.print(funnel_table(funnel))
+    _distribution_tables(store_path=stats["db"])
     counts = Table(title="records")
     counts.add_column("table")
     counts.add_column("rows", justify="right")

@@ -45,10 +45,10 @@ def funnel_table(funnel: dict) -> Table:
 @model_option
 @seed_option
 @ctx_option
-@click.option("--apis", "n_apis", type=click.IntRange(1, 1_000_000), default=8, show_default=True)
-@click.option("--dialogs", "n_dialogs", type=click.IntRange(1, 10_000_000), default=8, show_default=True)
+@click.option("--apis", "n_apis", type=click.IntRange(1, 1_000_000), default=6, show_default=True)
+@click.option("--dialogs", "n_dialogs", type=click.IntRange(1, 10_000_000), default=6, show_default=True)
 @click.option("--docs", default=None, help="Folder of .md/.txt API documents (default: built-in corpus).")
-@click.option("--max-docs", type=click.IntRange(1, 100000), default=12, show_default=True,
+@click.option("--max-docs", type=click.IntRange(1, 100000), default=8, show_default=True,
               help="Use a seeded subset of this many documents (top-level domains).")
 @click.option("--depth", type=click.IntRange(1, 4), default=1, show_default=True)
 @click.option("--breadth", type=click.IntRange(1, 8), default=3, show_default=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +44,7 @@ class ConsistencyStats:
 def _norm(value: Any) -> Any:
     """Values that mean the same call compare equal: case and surrounding space of strings."""
     if isinstance(value, str):
-        return " ".join(value.lower().split())
+        return " ".join(re.sub(r"[^\w\s]", " ", value.lower()).split())
     if isinstance(value, dict):
         return {k: _norm(v) for k, v in value.items()}
     if isinstance(value, list):
@@ -64,7 +65,9 @@ class DialogBuilder:
     tools: list[ApiSpec]
     salt: list[Any]
     k: int = 3
-    temperature: float = 0.4
+    # Low enough that a capable model agrees with itself on what is determined by the request;
+    # disagreement at this temperature is the signal self-consistency is there to catch.
+    temperature: float = 0.25
     stats: ConsistencyStats = field(default_factory=ConsistencyStats)
     turns: list[Turn] = field(default_factory=list)
 
