@@ -37,3 +37,16 @@ def test_tiny_run_on_embedded_model_then_rerun_is_free_and_identical(tmp_path):
     assert stats["last_session"]["model_calls"] == 0  # finished work items are not even looked up
     assert out.read_bytes() == before
     assert any(r["command"] == "run" and r["report"] for r in stats["runs"])
+
+
+def test_same_seed_and_config_give_byte_identical_exports_in_fresh_databases(tmp_path):
+    outs = []
+    for name in ("a", "b"):
+        out = tmp_path / f"{name}.jsonl"
+        cmd = [sys.executable, "-m", "localace", "run", "--db", str(tmp_path / f"{name}.db"), "--out", str(out),
+               "--apis", "2", "--dialogs", "2", "--max-docs", "2", "--k", "2", "--mix", "single=1,irrelevance=1",
+               "--seed", "3"]
+        res = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
+        assert res.returncode == 0, res.stderr[-2000:]
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
