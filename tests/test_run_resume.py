@@ -1,6 +1,5 @@
 """`localace run` killed with SIGKILL at several points resumes to exactly the uninterrupted result."""
 
-import json
 import os
 import signal
 import sqlite3

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,7 +65,3 @@ def prepare_api_stage(store: Store, gen: CachedBackend, cfg: ApiStageConfig) -> 
     run = ensure_run(store, "apis synth", identity)
     tree_id = content_hash({k: identity[k] for k in ("seed", "depth", "breadth", "documents", "model")}, 16)
     return ApiStage(run, tree_id, documents, skipped)
-
-
-def describe(cfg: ApiStageConfig) -> dict[str, Any]:
-    return asdict(cfg)

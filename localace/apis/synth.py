@@ -81,6 +81,16 @@ def builtin_examples() -> list[ApiSpec]:
     return [ApiSpec(**d) for d in data]
 
 
+def insert_api(store: Store, spec: ApiSpec, *, run_id: str | None = None, steps: list[dict] | None = None,
+               seq: int | None = None) -> None:
+    """One API row (synthesized, or imported with run_id None); call inside a transaction."""
+    store.db["apis"].insert({
+        "id": spec.id, "run_id": run_id, "name": spec.name, "top_domain": spec.domain[0] if spec.domain else None,
+        "data_json": spec.model_dump_json(), "created_at": utcnow(), "parent_id": spec.parent_id,
+        "operators": json.dumps(steps or []), "source": spec.source, "norm_key": norm_key(spec.name), "seq": seq,
+    })
+
+
 def load_run_apis(store: Store, run_id: str) -> list[ApiSpec]:
     rows = store.conn.execute("SELECT data_json FROM apis WHERE run_id=? ORDER BY seq", (run_id,))
     return [ApiSpec.model_validate_json(r[0]) for r in rows]
@@ -131,12 +141,7 @@ class ApiSynthesizer:
                 last = (r.check, r.reason)
                 continue
             with self.store.transaction():
-                self.store.db["apis"].insert({
-                    "id": spec.id, "run_id": self.run_id, "name": spec.name, "top_domain": spec.domain[0],
-                    "data_json": spec.model_dump_json(), "created_at": utcnow(), "parent_id": spec.parent_id,
-                    "operators": json.dumps([s.as_dict() for s in steps]), "source": spec.source,
-                    "norm_key": norm_key(spec.name), "seq": slot,
-                })
+                insert_api(self.store, spec, run_id=self.run_id, steps=[s.as_dict() for s in steps], seq=slot)
                 mark_item(self.store, self.run_id, STAGE, slot, "done", attempt + 1, spec.id)
             self.state.add(spec)
             return SynthEvent(slot, True, spec)

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from localace.backends.base import Output
+from localace.backends.validation import check_schema_supported
 from localace.errors import SchemaError
 
 # Whitespace inside JSON is the commonest way a small model rambles until max_tokens; a fixed
@@ -120,6 +121,7 @@ class ConstraintCache:
         import llguidance
 
         if output.kind == "json":
+            check_schema_supported(output.json_schema)
             text = json.dumps(grammar_schema(output.json_schema or {}))
             grammar = llguidance.grammar_from("json_schema", text)
             make = lambda: self.backend.get_json_schema_logits_processor(text)  # noqa: E731

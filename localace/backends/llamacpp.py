@@ -8,7 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable
 
 from localace.backends.base import Completion, Message, Output, Sampling
-from localace.backends.validation import check_output, check_schema_supported
+from localace.backends.validation import check_output
 from localace.errors import ConstraintViolation, ModelLoadError
 from localace.model_catalogue import ModelRef, check_gguf
 
@@ -126,8 +126,6 @@ class LlamaCppBackend:
     def generate(
         self, messages: list[Message], *, output: Output | None = None, sampling: Sampling = Sampling()
     ) -> Completion:
-        if output is not None and output.kind == "json":
-            check_schema_supported(output.json_schema)
         tokens = self.tokenize(self.render_prompt(messages))
         llama = self.llama
         if len(tokens) + 1 >= self.n_ctx:

@@ -14,16 +14,16 @@ from rich.table import Table
 from localace.apis.importers import Skipped, import_file
 from localace.apis.spec import ApiSpec
 from localace.apis.stage import ApiStageConfig, prepare_api_stage
-from localace.apis.synth import coverage
+from localace.apis.synth import coverage, insert_api
 from localace.apis.text_norm import norm_key
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import ctx_option, db_option, existing_store, err, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.runs import rejection_counts
 from localace.store import open_store
 from localace.store.cache import CachedBackend
-from localace.store.db import Store, utcnow
+from localace.store.db import Store
 
 
 @click.group("apis")
@@ -109,12 +109,7 @@ def import_cmd(db_path: str, file: str) -> None:
             if row:
                 skipped.append(Skipped(-1, spec.name, f"name collision with existing API {row[1]}"))
                 continue
-            store.db["apis"].insert({
-                "id": spec.id, "run_id": None, "name": spec.name,
-                "top_domain": spec.domain[0] if spec.domain else None, "data_json": spec.model_dump_json(),
-                "created_at": utcnow(), "parent_id": None, "operators": "[]", "source": spec.source,
-                "norm_key": norm_key(spec.name), "seq": None,
-            })
+            insert_api(store, spec)
             added += 1
     out.print(f"{file}: format {result.format}; {added} APIs imported, {len(skipped)} skipped"
               + (f", {result.duplicates} duplicates in the file" if result.duplicates else ""))
@@ -129,12 +124,6 @@ def _rows(store: Store, domain: str | None) -> list[tuple]:
     return store.conn.execute(sql + " ORDER BY top_domain, name").fetchall()
 
 
-def _existing_store(db_path: str) -> Store:
-    if not Path(db_path).exists():
-        raise UserError(f"database not found: {db_path}")
-    return open_store(db_path)
-
-
 @apis_group.command("list")
 @db_option
 @click.option("--domain", default=None, help="Only this top-level domain.")
@@ -142,7 +131,7 @@ def _existing_store(db_path: str) -> Store:
 @handle_errors
 def list_cmd(db_path: str, domain: str | None, as_json: bool) -> None:
     """List stored APIs."""
-    rows = _rows(_existing_store(db_path), domain)
+    rows = _rows(existing_store(db_path), domain)
     if as_json:
         for api_id, _, _, _, parent, operators, data in rows:
             record = {"id": api_id, **json.loads(data), "lineage": json.loads(operators or "[]")}
@@ -165,7 +154,7 @@ def list_cmd(db_path: str, domain: str | None, as_json: bool) -> None:
 @handle_errors
 def show_cmd(db_path: str, name: str) -> None:
     """Show one API (by name or id) with its lineage."""
-    store = _existing_store(db_path)
+    store = existing_store(db_path)
     row = store.conn.execute("SELECT id, data_json, operators, parent_id FROM apis WHERE name=? OR id=? LIMIT 1",
                              (name, name)).fetchone()
     if row is None:

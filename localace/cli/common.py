@@ -61,6 +61,15 @@ def handle_errors(f: Callable) -> Callable:
     return wrapper
 
 
+def existing_store(db_path: str, hint: str = ""):
+    """Open a database a read-only or follow-up command needs; never create an empty one by typo."""
+    from localace.store import open_store
+
+    if not Path(db_path).exists():
+        raise UserError(f"database not found: {db_path}{hint}")
+    return open_store(db_path)
+
+
 def read_json_file(path: str, what: str) -> Any:
     p = Path(path)
     if not p.is_file():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 import sys
 
@@ -12,7 +11,7 @@ from rich.table import Table
 from localace.backends import Output, Sampling, make_backend
 from localace.backends.validation import check_schema_supported
 from localace.cli.common import (
-    ctx_option, db_option, err, handle_errors, model_option, out, print_json, read_json_file, seed_option,
+    ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, read_json_file, seed_option,
 )
 from localace.errors import SchemaError, UserError
 from localace.model_catalogue import list_models
@@ -95,11 +94,11 @@ def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, schema_
               f"completion {completion.completion_tokens} tok[/]")
 
 
-def _distribution_tables(store_path: str) -> None:
+def _distribution_tables(store) -> None:
     """The report's numbers as terminal tables (same source as `localace report`)."""
     from localace.report_data import collect_report
 
-    data = collect_report(open_store(store_path), kept_examples=0, rejected_examples=0)
+    data = collect_report(store, kept_examples=0, rejected_examples=0)
     groups = [("top-level domains", data["apis"]["domains_top"]), ("second-level domains", data["apis"]["domains_second"]),
               ("parameter types", data["apis"]["param_types"]), ("dialog kinds", data["dialogs"]["kinds"]),
               ("turns per dialog", data["dialogs"]["turns"]), ("calls per call turn", data["dialogs"]["calls_per_turn"]),
@@ -121,15 +120,12 @@ def _distribution_tables(store_path: str) -> None:
 @handle_errors
 def stats_cmd(db_path: str, as_json: bool) -> None:
     """Counts so far, cache hits/misses and tokens."""
-    from pathlib import Path
-
-    if not Path(db_path).exists():
-        raise UserError(f"database not found: {db_path}")
-    stats = collect_stats(open_store(db_path))
+    store = existing_store(db_path)
+    stats = collect_stats(store)
     if as_json:
         from localace.report_data import collect_report
 
-        data = collect_report(open_store(db_path), kept_examples=0, rejected_examples=0)
+        data = collect_report(store, kept_examples=0, rejected_examples=0)
         print_json({**stats, "distributions": {"apis": data["apis"], "dialogs": data["dialogs"]}})
         return
     table = Table(title=f"localace stats — {stats['db']}")
@@ -148,7 +144,7 @@ def stats_cmd(db_path: str, as_json: bool) -> None:
         out.print(f"latest pipeline run {latest['id']} ({latest['status']}):")
         for funnel in latest["report"]["funnels"]:
             out.print(funnel_table(funnel))
-    _distribution_tables(store_path=stats["db"])
+    _distribution_tables(store)
     counts = Table(title="records")
     counts.add_column("table")
     counts.add_column("rows", justify="right")

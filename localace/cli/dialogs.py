@@ -6,19 +6,17 @@ import json
 import shlex
 import sys
 from collections import Counter
-from pathlib import Path
 
 import click
 
 from localace.backends import make_backend
 from localace.cli.apis import counter_table
-from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
 from localace.dialogs.generate import DialogConfig, parse_mix
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
 from localace.errors import UserError
 from localace.stats import collect_stats
-from localace.store import open_store
 from localace.store.cache import CachedBackend
 
 
@@ -53,9 +51,7 @@ def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int,
                  learner: str | None, no_complexity: bool) -> None:
     """Generate dialogs until the run holds N. Kill and rerun to resume."""
     cfg = DialogConfig(n=n, seed=seed, k=k, mix=parse_mix(mix), band=parse_band(band), complexity=not no_complexity)
-    if not Path(db_path).exists():
-        raise UserError(f"database not found: {db_path} (create APIs first with `localace apis synth --db {db_path}`)")
-    store = open_store(db_path)
+    store = existing_store(db_path, f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
     scorer = None
@@ -97,9 +93,7 @@ def show_dialog_report(report: dict) -> None:
 @handle_errors
 def show_cmd(db_path: str, dialog_id: str, as_json: bool) -> None:
     """Show one dialog as a chat."""
-    if not Path(db_path).exists():
-        raise UserError(f"database not found: {db_path}")
-    store = open_store(db_path)
+    store = existing_store(db_path)
     row = store.conn.execute("SELECT data_json, status FROM dialogs WHERE id=? OR id LIKE ?",
                              (dialog_id, dialog_id + "%")).fetchone()
     if row is None:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import shlex
 import sys
-from pathlib import Path
 
 import click
 
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, handle_errors, model_option, out, seed_option
+from localace.cli.common import ctx_option, db_option, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.progress import progress
 from localace.cli.run import funnel_table
-from localace.errors import UserError
 from localace.formats.ingest import ingest_file
 from localace.formats.registry import IMPORT_FORMATS
 from localace.report import verification_funnels
@@ -53,9 +51,7 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
                judges_mode: str, judge_samples: int) -> None:
     """Run the rule layer (and model judges) over dialogs not verified yet."""
-    if not Path(db_path).exists():
-        raise UserError(f"database not found: {db_path}")
-    store = open_store(db_path)
+    store = existing_store(db_path)
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs WHERE status='generated' ORDER BY run_id")]
     judges = None

@@ -11,11 +11,11 @@ import click
 from rich.table import Table
 
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, seed_option
+from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.dialogs import parse_band
 from localace.cli.progress import progress
 from localace.dialogs.generate import load_dialogs, parse_mix
-from localace.dialogs.model import KINDS, Dialog
+from localace.dialogs.model import KINDS
 from localace.errors import UserError
 from localace.formats.registry import EXPORT_FORMATS
 from localace.formats.write import write_export
@@ -100,7 +100,7 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
     out.print(f"{report['kept_dialogs']} dialogs kept. This session: {calls['model_calls']} model calls, "
                       f"{calls['cache_hits']} cache hits, KV-cache reuse {calls['kv_reuse_ratio']:.0%}.")
     if out_path:
-        summary = write_export(kept_dialogs(store, report["dialog_run"]), fmt, out_path, seed=seed)
+        summary = write_export(load_dialogs(store, report["dialog_run"], status="kept"), fmt, out_path, seed=seed)
         skipped = sum(summary.not_applicable.values())
         out.print(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"
                           + (f"; {skipped} dialogs do not fit {fmt}: {summary.not_applicable}" if skipped else ""))
@@ -115,7 +115,6 @@ def _drive(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str, judge_
             stage, ev = se.stage, se.event
             if stage == "tree:start":
                 tasks["tree"] = bars.add_task("context tree", total=ev, info="")
-                tasks["tree_done"] = 0
             elif stage == "tree":
                 bars.update(tasks["tree"], advance=1, info=ev.document)
             elif stage == "apis:start":
@@ -149,18 +148,6 @@ def _drive(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str, judge_
     return report
 
 
-def kept_dialogs(store: Store, dialog_run: str, *, only_kept: bool = True, kinds: tuple[str, ...] = ()) -> list[Dialog]:
-    where = ["run_id=?"]
-    params: list = [dialog_run]
-    if only_kept:
-        where.append("status='kept'")
-    if kinds:
-        where.append(f"kind IN ({','.join('?' * len(kinds))})")
-        params += list(kinds)
-    sql = f"SELECT data_json FROM dialogs WHERE {' AND '.join(where)} ORDER BY seq"
-    return [Dialog.model_validate_json(r[0]) for r in store.conn.execute(sql, params)]
-
-
 @click.command("export")
 @db_option
 @click.option("--format", "fmt", type=FORMAT_CHOICE, required=True)
@@ -174,15 +161,13 @@ def kept_dialogs(store: Store, dialog_run: str, *, only_kept: bool = True, kinds
 def export_cmd(db_path: str, fmt: str, out_path: str, only_kept: bool, kinds: str | None, run_id: str | None,
                tool_mix: str | None, seed: int) -> None:
     """Export dialogs in a trainer's format."""
-    if not Path(db_path).exists():
-        raise UserError(f"database not found: {db_path}")
-    store = open_store(db_path)
+    store = existing_store(db_path)
     wanted = tuple(k.strip() for k in kinds.split(",")) if kinds else ()
     if unknown := [k for k in wanted if k not in KINDS]:
         raise UserError(f"unknown dialog kind(s) {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs ORDER BY run_id")]
-    dialogs = [d for r in runs for d in kept_dialogs(store, r, only_kept=only_kept, kinds=wanted)]
+    dialogs = [d for r in runs for d in load_dialogs(store, r, status="kept" if only_kept else None, kinds=wanted)]
     mix = _parse_tool_mix(tool_mix) if tool_mix else None
     summary = write_export(dialogs, fmt, out_path, seed=seed, tool_mix=mix)
     click.echo(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"

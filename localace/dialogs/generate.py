@@ -99,9 +99,30 @@ def load_pool(store: Store) -> list[ApiSpec]:
     return [ApiSpec.model_validate_json(r[0]) for r in store.conn.execute("SELECT data_json FROM apis ORDER BY id")]
 
 
-def load_dialogs(store: Store, run_id: str | None = None) -> list[Dialog]:
-    sql = "SELECT data_json FROM dialogs" + (" WHERE run_id=? ORDER BY seq" if run_id else " ORDER BY run_id, seq")
-    return [Dialog.model_validate_json(r[0]) for r in store.conn.execute(sql, (run_id,) if run_id else ())]
+def load_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
+                 kinds: tuple[str, ...] = ()) -> list[Dialog]:
+    """Dialogs in slot order, optionally of one run, one status and some kinds."""
+    where, params = [], []
+    for clause, value in (("run_id=?", run_id), ("status=?", status)):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    if kinds:
+        where.append(f"kind IN ({','.join('?' * len(kinds))})")
+        params += list(kinds)
+    sql = "SELECT data_json FROM dialogs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY run_id, seq"
+    return [Dialog.model_validate_json(r[0]) for r in store.conn.execute(sql, params)]
+
+
+def insert_dialog(store: Store, dialog: Dialog, run_id: str, seq: int, status: str = "generated") -> None:
+    """One dialog row plus its API links; call inside the work item's transaction."""
+    store.db["dialogs"].insert({
+        "id": dialog.id, "run_id": run_id, "kind": dialog.kind, "domains": json.dumps(dialog.domains),
+        "complexity": dialog.complexity, "status": status, "data_json": dialog.model_dump_json(),
+        "created_at": utcnow(), "seq": seq, "api_ids": json.dumps(dialog.api_ids), "n_turns": len(dialog.turns),
+    })
+    for api_id in dict.fromkeys(dialog.api_ids):
+        store.conn.execute("INSERT OR IGNORE INTO dialog_apis VALUES (?, ?)", (dialog.id, api_id))
 
 
 class DialogGenerator:
@@ -203,14 +224,7 @@ class DialogGenerator:
 
     def _commit(self, dialog: Dialog, slot: int, attempt: int) -> None:
         with self.store.transaction():
-            self.store.db["dialogs"].insert({
-                "id": dialog.id, "run_id": self.run_id, "kind": dialog.kind, "domains": json.dumps(dialog.domains),
-                "complexity": dialog.complexity, "status": "generated", "data_json": dialog.model_dump_json(),
-                "created_at": utcnow(), "seq": slot, "api_ids": json.dumps(dialog.api_ids),
-                "n_turns": len(dialog.turns),
-            })
-            for api_id in dict.fromkeys(dialog.api_ids):
-                self.store.conn.execute("INSERT OR IGNORE INTO dialog_apis VALUES (?, ?)", (dialog.id, api_id))
+            insert_dialog(self.store, dialog, self.run_id, slot)
             mark_item(self.store, self.run_id, STAGE, slot, "done", attempt + 1, dialog.id)
         self.accepted += 1
         if dialog.complexity is not None:

@@ -10,7 +10,8 @@ from localace.errors import UserError
 from localace.formats.registry import IMPORT_FORMATS, import_rows
 from localace.hashing import file_sha256
 from localace.runs import ensure_run
-from localace.store.db import Store, utcnow
+from localace.dialogs.generate import insert_dialog
+from localace.store.db import Store
 
 
 @dataclass
@@ -52,11 +53,6 @@ def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
             if store.conn.execute("SELECT 1 FROM dialogs WHERE id=?", (dialog.id,)).fetchone():
                 summary.duplicates += 1
                 continue
-            store.db["dialogs"].insert({
-                "id": dialog.id, "run_id": run.id, "kind": dialog.kind, "domains": json.dumps(dialog.domains),
-                "complexity": dialog.complexity, "status": "generated", "data_json": dialog.model_dump_json(),
-                "created_at": utcnow(), "seq": seq, "api_ids": json.dumps(dialog.api_ids),
-                "n_turns": len(dialog.turns),
-            })
+            insert_dialog(store, dialog, run.id, seq)
             summary.imported += 1
     return summary

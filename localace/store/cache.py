@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from localace.backends.base import Backend, Completion, Message, Output, Sampling
@@ -42,66 +43,64 @@ class CachedBackend:
     def generate(self, messages: list[Message], *, output: Output | None = None,
                  sampling: Sampling = Sampling(), template_hash: str = "") -> Completion:
         key = request_key(self.fingerprint(), template_hash, messages, output, sampling)
-        row = self.store.conn.execute(
-            "SELECT ok, text, value_json, error_kind, error_message, prompt_tokens, cached_tokens,"
-            " completion_tokens, seconds, finish_reason FROM generations WHERE key=?", (key,)
-        ).fetchone()
+        row = self._lookup(key)
         if row is not None:
-            self.hits += 1
-            ok, text, value_json, kind, message, pt, ct, gt, secs, finish = row
-            self._log(key, hit=True, ok=bool(ok), pt=0, ct=0, gt=0, secs=0.0)
-            if not ok:
-                raise GENERATION_ERRORS.get(kind, GenerationError)(message)
-            return Completion(text=text, value=json.loads(value_json) if value_json else None,
-                              prompt_tokens=pt, cached_tokens=ct, completion_tokens=gt,
-                              seconds=secs, finish_reason=finish or "stop", cache_hit=True)
-        self.misses += 1
-        request = canonical_json({"messages": messages, "output": output.key() if output else None,
-                                  "sampling": sampling.model_dump(mode="json")})
-        base = {"key": key, "backend": self.backend.name, "fingerprint": content_hash(self.fingerprint()),
-                "template_hash": template_hash, "request_json": request, "created_at": utcnow()}
+            if not row["ok"]:
+                raise GENERATION_ERRORS.get(row["error_kind"], GenerationError)(row["error_message"])
+            return Completion(text=row["text"], value=json.loads(row["value_json"]) if row["value_json"] else None,
+                              prompt_tokens=row["prompt_tokens"], cached_tokens=row["cached_tokens"],
+                              completion_tokens=row["completion_tokens"], seconds=row["seconds"],
+                              finish_reason=row["finish_reason"] or "stop", cache_hit=True)
+        request = {"messages": messages, "output": output.key() if output else None,
+                   "sampling": sampling.model_dump(mode="json")}
         try:
             completion = self.backend.generate(messages, output=output, sampling=sampling)
         except GenerationError as e:
             # Failures are cached too: the same request would fail the same way (same seed).
-            with self.store.transaction():
-                self.store.db["generations"].insert({**base, "ok": 0, "error_kind": e.kind,
-                                                      "error_message": str(e)}, replace=True)
-                self._log(key, hit=False, ok=False, pt=0, ct=0, gt=0, secs=0.0)
+            self._commit(key, template_hash, request, ok=False, error_kind=e.kind, error_message=str(e))
             raise
-        with self.store.transaction():
-            self.store.db["generations"].insert({
-                **base, "ok": 1, "text": completion.text,
-                "value_json": None if completion.value is None else json.dumps(completion.value, ensure_ascii=False),
-                "prompt_tokens": completion.prompt_tokens, "cached_tokens": completion.cached_tokens,
-                "completion_tokens": completion.completion_tokens, "seconds": completion.seconds,
-                "finish_reason": completion.finish_reason,
-            }, replace=True)
-            self._log(key, hit=False, ok=True, pt=completion.prompt_tokens, ct=completion.cached_tokens,
-                      gt=completion.completion_tokens, secs=completion.seconds)
+        self._commit(key, template_hash, request, ok=True, text=completion.text,
+                     value_json=None if completion.value is None else json.dumps(completion.value, ensure_ascii=False),
+                     prompt_tokens=completion.prompt_tokens, cached_tokens=completion.cached_tokens,
+                     completion_tokens=completion.completion_tokens, seconds=completion.seconds,
+                     finish_reason=completion.finish_reason)
         return completion
 
     def score(self, messages: list[Message], target: str, template_hash: str = "score") -> tuple[float, int]:
         """Cached log-likelihood of `target` after `messages` (complexity scoring)."""
         key = request_key(self.fingerprint(), template_hash, [*messages, {"role": "score", "content": target}],
                           None, Sampling())
-        row = self.store.conn.execute("SELECT value_json FROM generations WHERE key=? AND ok=1", (key,)).fetchone()
-        if row is not None:
-            self.hits += 1
-            self._log(key, hit=True, ok=True, pt=0, ct=0, gt=0, secs=0.0)
-            total, n = json.loads(row[0])
+        row = self._lookup(key)
+        if row is not None and row["ok"]:
+            total, n = json.loads(row["value_json"])
             return float(total), int(n)
-        self.misses += 1
+        start = time.perf_counter()
         total, n = self.backend.score(messages, target)  # type: ignore[attr-defined]
-        with self.store.transaction():
-            self.store.db["generations"].insert({
-                "key": key, "backend": self.backend.name, "fingerprint": content_hash(self.fingerprint()),
-                "template_hash": template_hash, "request_json": canonical_json({"messages": messages, "score": target}),
-                "ok": 1, "text": None, "value_json": json.dumps([total, n]), "finish_reason": "score",
-                "created_at": utcnow(),
-            }, replace=True)
-            self._log(key, hit=False, ok=True, pt=0, ct=0, gt=0, secs=0.0)
+        self._commit(key, template_hash, {"messages": messages, "score": target}, ok=True,
+                     value_json=json.dumps([total, n]), finish_reason="score", seconds=time.perf_counter() - start)
         return total, n
+
+    def _lookup(self, key: str) -> dict[str, Any] | None:
+        """The cached row of a request (counted and logged as a hit), or None (a miss)."""
+        cur = self.store.conn.execute("SELECT * FROM generations WHERE key=?", (key,))
+        row = cur.fetchone()
+        if row is None:
+            self.misses += 1
+            return None
+        self.hits += 1
+        record = dict(zip((c[0] for c in cur.description), row))
+        self._log(key, hit=True, ok=bool(record["ok"]), pt=0, ct=0, gt=0, secs=0.0)
+        return record
+
+    def _commit(self, key: str, template_hash: str, request: dict[str, Any], *, ok: bool, **fields: Any) -> None:
+        """Store one result (or failure) and its call-log line in one transaction."""
+        row = {"key": key, "backend": self.backend.name, "fingerprint": content_hash(self.fingerprint()),
+               "template_hash": template_hash, "request_json": canonical_json(request), "created_at": utcnow(),
+               "ok": int(ok), **fields}
+        with self.store.transaction():
+            self.store.db["generations"].insert(row, replace=True)
+            self._log(key, hit=False, ok=ok, pt=fields.get("prompt_tokens", 0), ct=fields.get("cached_tokens", 0),
+                      gt=fields.get("completion_tokens", 0), secs=fields.get("seconds", 0.0))
 
     def _log(self, key: str, *, hit: bool, ok: bool, pt: int, ct: int, gt: int, secs: float) -> None:
         with self.store.transaction():
