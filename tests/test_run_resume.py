@@ -134,3 +134,16 @@ def test_advisory_judges_record_verdicts_but_keep_dialogs(tmp_path):
     with sqlite3.connect(db) as c:
         rejected_by_judge = c.execute("SELECT COUNT(*) FROM dialogs WHERE rejected_at LIKE 'judge_%'").fetchone()[0]
     assert rejected_by_judge == 0
+
+
+def test_bad_docs_folder_fails_before_recording_a_run(tmp_path):
+    from click.testing import CliRunner
+
+    from localace.cli import cli
+
+    db = str(tmp_path / "d.db")
+    bad = CliRunner().invoke(cli, ["run", "--db", db, "--model", "fake", "--docs", str(tmp_path / "nowhere")])
+    assert bad.exit_code == 2 and "not found" in bad.stderr
+    good = CliRunner().invoke(cli, ["run", "--db", db, "--model", "fake", "--apis", "2", "--dialogs", "2",
+                                    "--max-docs", "2"])
+    assert good.exit_code == 0, good.output  # the failed attempt left no run behind to conflict with

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
+from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.dialogs import parse_band
@@ -78,6 +79,8 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
                     complexity=not no_complexity, judges=judges_mode, judge_samples=judge_samples)
     if out_path and not Path(out_path).expanduser().parent.exists():
         raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
+    if docs:
+        load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
     store = open_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
