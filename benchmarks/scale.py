@@ -298,8 +298,7 @@ def operations(db: Path, built: dict[str, Any], n_apis: int, n_dialogs: int, see
     from localace.apis.stage import ApiStageConfig, prepare_api_stage
     from localace.apis.synth import ApiSynthesizer, SynthConfig
     from localace.dialogs.generate import STAGE as DIALOG_STAGE
-    from localace.dialogs.generate import DialogConfig, DialogGenerator
-    from localace.dialogs.model import Dialog
+    from localace.dialogs.generate import DialogConfig, DialogGenerator, iter_dialogs
     from localace.dialogs.stage import prepare_dialog_stage
     from localace.formats.write import write_export
     from localace.report_data import collect_report
@@ -348,11 +347,9 @@ def operations(db: Path, built: dict[str, Any], n_apis: int, n_dialogs: int, see
         return data["counts"]
 
     def export() -> int:
-        # What `localace export --format toolace` does: every run's kept dialogs, parsed, converted, written.
+        # What `localace export --format toolace` does: every run's kept dialogs, streamed, converted, written.
         store = open_store(db)
-        runs = [r[0] for r in store.conn.execute("SELECT DISTINCT run_id FROM dialogs ORDER BY run_id")]
-        dialogs = [Dialog.model_validate_json(r[0]) for run in runs for r in store.conn.execute(
-            "SELECT data_json FROM dialogs WHERE run_id=? AND status='kept' ORDER BY seq", (run,))]
+        dialogs = iter_dialogs(store, None, status="kept")
         summary = write_export(dialogs, "toolace", out_dir / "export.jsonl", seed=seed)
         store.close()
         return summary.rows

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from typing import Any
 
-from localace.apis.spec import ApiSpec, param_types
+from localace.apis.spec import STORED, ApiSpec, param_types
 from localace.dialogs.model import KINDS, Dialog
 from localace.errors import UserError
 from localace.report import run_report
@@ -63,12 +63,11 @@ def _bars(counter: Counter[str] | dict[str, int], order: tuple[str, ...] | None 
     return [{"label": k, "count": int(n)} for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))]
 
 
-def _int_histogram(values: list[int]) -> list[dict[str, Any]]:
-    """One bar per integer from the smallest to the largest value, gaps included."""
-    if not values:
+def _int_histogram(counts: Counter[int]) -> list[dict[str, Any]]:
+    """One bar per integer from the smallest to the largest counted value, gaps included."""
+    if not counts:
         return []
-    counts = Counter(values)
-    return [{"label": str(v), "count": counts.get(v, 0)} for v in range(min(values), max(values) + 1)]
+    return [{"label": str(v), "count": counts.get(v, 0)} for v in range(min(counts), max(counts) + 1)]
 
 
 def float_histogram(values: list[float], bins: int = COMPLEXITY_BINS) -> list[dict[str, Any]]:
@@ -92,7 +91,7 @@ def _api_stats(store: Store, api_run: str | None) -> dict[str, Any]:
     types: Counter[str] = Counter()
     n = 0
     for (data,) in store.conn.execute(sql, (api_run,) if api_run else ()):
-        spec = ApiSpec.model_validate_json(data)
+        spec = ApiSpec.model_validate_json(data, context=STORED)
         n += 1
         top[spec.domain[0] if spec.domain else "(none)"] += 1
         if len(spec.domain) >= 2:
@@ -105,23 +104,58 @@ def _api_stats(store: Store, api_run: str | None) -> dict[str, Any]:
             "param_types": _bars(types)}
 
 
-def _dialog_stats(dialogs: list[tuple[Dialog, str]]) -> dict[str, Any]:
-    kinds = Counter(d.kind for d, _ in dialogs)
-    status = Counter(s for _, s in dialogs)
-    calls = [len(t.tool_calls) for d, _ in dialogs for t in d.turns if t.role == "assistant" and t.tool_calls]
-    scores = [d.complexity for d, _ in dialogs if d.complexity is not None]
-    return {
-        "n": len(dialogs),
-        "status": {s: int(status.get(s, 0)) for s in (*STATUSES, *sorted(set(status) - set(STATUSES)))},
-        "kinds": _bars(kinds, KINDS),
-        "turns": _int_histogram([len(d.turns) for d, _ in dialogs]),
-        "calls_per_turn": _int_histogram(calls),
-        "call_turns": len(calls),
-        "complexity": float_histogram(scores),
-        "complexity_summary": {"n": len(scores), "min": round(min(scores), 4) if scores else None,
-                               "max": round(max(scores), 4) if scores else None,
-                               "mean": round(sum(scores) / len(scores), 4) if scores else None},
-    }
+class _DialogTally:
+    """Dialog distributions accumulated one row at a time, so a 100k-dialog report holds no dialog list."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.kinds: Counter[str] = Counter()
+        self.status: Counter[str] = Counter()
+        self.turns: Counter[int] = Counter()
+        self.calls: Counter[int] = Counter()
+        self.scores: list[float] = []
+
+    def add(self, kind: str, status: str, complexity: float | None, turns: list[dict[str, Any]]) -> None:
+        self.n += 1
+        self.kinds[kind] += 1
+        self.status[status] += 1
+        self.turns[len(turns)] += 1
+        self.calls.update(len(t["tool_calls"]) for t in turns if t.get("role") == "assistant" and t.get("tool_calls"))
+        if complexity is not None:
+            self.scores.append(complexity)
+
+    def result(self) -> dict[str, Any]:
+        scores = self.scores
+        return {
+            "n": self.n,
+            "status": {s: int(self.status.get(s, 0)) for s in (*STATUSES, *sorted(set(self.status) - set(STATUSES)))},
+            "kinds": _bars(self.kinds, KINDS),
+            "turns": _int_histogram(self.turns),
+            "calls_per_turn": _int_histogram(self.calls),
+            "call_turns": sum(self.calls.values()),
+            "complexity": float_histogram(scores),
+            "complexity_summary": {"n": len(scores), "min": round(min(scores), 4) if scores else None,
+                                   "max": round(max(scores), 4) if scores else None,
+                                   "mean": round(sum(scores) / len(scores), 4) if scores else None},
+        }
+
+
+class _ExamplePicker:
+    """Up to n example rows of one status, one per kind first so the examples show variety; bounded memory."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.first_of_kind: dict[str, tuple[str, str, str | None]] = {}
+        self.others: list[tuple[str, str, str | None]] = []
+
+    def offer(self, kind: str, row: tuple[str, str, str | None]) -> None:
+        if kind not in self.first_of_kind:
+            self.first_of_kind[kind] = row
+        elif len(self.others) < self.n:
+            self.others.append(row)
+
+    def picked(self) -> list[tuple[str, str, str | None]]:
+        return ([*self.first_of_kind.values(), *self.others])[: self.n]
 
 
 def _rejection(store: Store, dialog_id: str, rejected_at: str | None) -> tuple[str | None, str | None]:
@@ -131,23 +165,15 @@ def _rejection(store: Store, dialog_id: str, rejected_at: str | None) -> tuple[s
     return (row[0], row[1]) if row else (rejected_at, None)
 
 
-def _pick(rows: list[tuple[str, Dialog, str, str | None]], n: int) -> list[tuple[str, Dialog, str, str | None]]:
-    """Up to n rows, one per kind first so the examples show variety."""
-    first: dict[str, tuple[str, Dialog, str, str | None]] = {}
-    for row in rows:
-        first.setdefault(row[1].kind, row)
-    picked_ids = {r[0] for r in first.values()}
-    return (list(first.values()) + [r for r in rows if r[0] not in picked_ids])[:n]
-
-
-def _examples(store: Store, rows: list[tuple[str, Dialog, str, str | None]], kept: int, rejected: int) -> list[dict]:
-    chosen = _pick([r for r in rows if r[2] == "kept"], kept) + _pick([r for r in rows if r[2] == "rejected"], rejected)
+def _examples(store: Store, pickers: dict[str, _ExamplePicker]) -> list[dict]:
     out = []
-    for dialog_id, d, status, rejected_at in chosen:
-        check, reason = _rejection(store, dialog_id, rejected_at) if status == "rejected" else (None, None)
-        out.append({"id": dialog_id, "kind": d.kind, "status": status, "check": check, "reason": reason,
-                    "domains": list(d.domains), "complexity": d.complexity, "tools": [t.name for t in d.tools],
-                    "turns": [t.model_dump(mode="json", exclude_none=True) for t in d.turns]})
+    for status in ("kept", "rejected"):
+        for dialog_id, data, rejected_at in pickers[status].picked():
+            d = Dialog.model_validate_json(data, context=STORED)
+            check, reason = _rejection(store, dialog_id, rejected_at) if status == "rejected" else (None, None)
+            out.append({"id": dialog_id, "kind": d.kind, "status": status, "check": check, "reason": reason,
+                        "domains": list(d.domains), "complexity": d.complexity, "tools": [t.name for t in d.tools],
+                        "turns": [t.model_dump(mode="json", exclude_none=True) for t in d.turns]})
     return out
 
 
@@ -157,9 +183,16 @@ def collect_report(store: Store, run_id: str | None = None, *, kept_examples: in
     scope = resolve_scope(store, run_id)
     stored = scope.pop("stored_report")
     dialog_run = scope["dialog_run"]
-    sql = "SELECT id, data_json, status, rejected_at FROM dialogs" + (" WHERE run_id=?" if dialog_run else "")
-    rows = [(r[0], Dialog.model_validate_json(r[1]), r[2], r[3])
-            for r in store.conn.execute(sql + " ORDER BY run_id, seq, id", (dialog_run,) if dialog_run else ())]
+    sql = "SELECT id, kind, status, complexity, rejected_at, data_json FROM dialogs" + (
+        " WHERE run_id=?" if dialog_run else "")
+    tally = _DialogTally()
+    pickers = {"kept": _ExamplePicker(kept_examples), "rejected": _ExamplePicker(rejected_examples)}
+    for dialog_id, kind, status, complexity, rejected_at, data in store.conn.execute(
+            sql + " ORDER BY run_id, seq, id", (dialog_run,) if dialog_run else ()):
+        # Plain JSON is enough for the counts; only the few example dialogs are parsed into models.
+        tally.add(kind, status, complexity, json.loads(data)["turns"])
+        if status in pickers:
+            pickers[status].offer(kind, (dialog_id, data, rejected_at))
     if stored is not None:
         funnels, source = stored.get("funnels", []), f"stored report of pipeline run {scope['pipeline_run']}"
     else:
@@ -169,8 +202,8 @@ def collect_report(store: Store, run_id: str | None = None, *, kept_examples: in
         "db": str(store.path),
         "scope": scope,
         "apis": _api_stats(store, scope["api_run"]),
-        "dialogs": _dialog_stats([(d, s) for _, d, s, _ in rows]),
+        "dialogs": tally.result(),
         "funnels": funnels,
         "funnel_source": source,
-        "examples": _examples(store, rows, kept_examples, rejected_examples),
+        "examples": _examples(store, pickers),
     }

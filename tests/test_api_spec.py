@@ -297,3 +297,26 @@ def test_check_definition_never_crashes_and_agrees_with_model(parameters: Any, r
             ApiSpec(**definition)
     else:
         assert ApiSpec(**definition).definition() == definition
+
+
+def test_validation_checks_a_definition_once_and_stored_rows_skip_it(monkeypatch) -> None:
+    import localace.apis.spec as spec_module
+    from localace.apis.spec import STORED
+    from localace.dialogs.model import Dialog, Turn
+
+    spec = ApiSpec(**weather_definition())
+    dialog = Dialog(kind="non_tool", tools=[spec], turns=[Turn(role="user", content="Hi."),
+                                                           Turn(role="assistant", content="Hello!", action="answer")])
+    calls = []
+    real = spec_module.check_definition
+    monkeypatch.setattr(spec_module, "check_definition", lambda d: calls.append(1) or real(d))
+    assert ApiSpec.model_validate_json(spec.model_dump_json()) == spec
+    assert len(calls) == 1  # pydantic used to call our __init__ again after validating: twice the work
+    Dialog.model_validate_json(dialog.model_dump_json())
+    assert len(calls) == 2
+    # Rows our store wrote were checked when inserted; loading them again does not re-check.
+    assert ApiSpec.model_validate_json(spec.model_dump_json(), context=STORED).id == spec.id
+    assert Dialog.model_validate_json(dialog.model_dump_json(), context=STORED).id == dialog.id
+    assert len(calls) == 2
+    with pytest.raises(InvalidApiSpecError, match="must be a string"):
+        ApiSpec(**{**weather_definition(), "name": 3})

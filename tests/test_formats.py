@@ -30,6 +30,7 @@ from localace.formats.registry import (
     import_rows,
 )
 from localace.formats.tool_render import DEFAULT_MIX, STYLES, ToolRenderError, pick_style, render_tools
+from localace.formats.write import answers_path, write_export
 
 DIALOG_FORMATS = ("toolace", "openai", "sharegpt", "hermes")
 
@@ -610,6 +611,31 @@ def test_export_rows_style_mix_is_seeded_per_dialog() -> None:
     assert first != [r["system"] for r in export_rows(dialogs, "toolace", seed=6, tool_mix=mix)]
     plain = list(export_rows(dialogs, "toolace"))
     assert [r["id"] for r in plain if "tools_json" in r] == [DIALOGS["no_tools"].id]  # JSON only otherwise
+
+
+def test_write_export_streams_and_commits_only_complete_files(tmp_path) -> None:
+    out = tmp_path / "x.jsonl"
+    out.write_text("previous export\n")
+    pulled = []
+
+    def dialogs_then_failure():
+        for d in DIALOGS.values():
+            pulled.append(d.id)
+            yield d
+        raise OSError("disk went away")
+
+    with pytest.raises(OSError):
+        write_export(dialogs_then_failure(), "bfcl", out)
+    # A failed export leaves the previous files untouched and no temporary files behind.
+    assert out.read_text() == "previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.jsonl"]
+    assert len(pulled) == len(DIALOGS)
+    summary = write_export(iter(DIALOGS.values()), "bfcl", out)
+    entries = out.read_text().splitlines()
+    answers = answers_path(out).read_text().splitlines()
+    assert summary.rows == len(entries) == len(answers) > 0
+    assert summary.extra_files == [answers_path(out)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.answers.jsonl", "x.jsonl"]
 
 
 @pytest.mark.parametrize("fmt", IMPORT_FORMATS)

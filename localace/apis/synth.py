@@ -13,7 +13,7 @@ from typing import Any
 
 from localace.apis import operators as ops
 from localace.apis.draft import DRAFT_SCHEMA, DraftError, describe_api, draft_to_spec, spec_to_draft
-from localace.apis.spec import ApiSpec, InvalidApiSpecError, param_types
+from localace.apis.spec import STORED, ApiSpec, InvalidApiSpecError, param_types
 from localace.apis.text_norm import norm_key, similar
 from localace.apis.tree import TreeNode, load_tree
 from localace.backends.base import Output, Sampling
@@ -93,13 +93,13 @@ def insert_api(store: Store, spec: ApiSpec, *, run_id: str | None = None, steps:
 
 def load_run_apis(store: Store, run_id: str) -> list[ApiSpec]:
     rows = store.conn.execute("SELECT data_json FROM apis WHERE run_id=? ORDER BY seq", (run_id,))
-    return [ApiSpec.model_validate_json(r[0]) for r in rows]
+    return [ApiSpec.model_validate_json(r[0], context=STORED) for r in rows]
 
 
 def imported_before(store: Store, created_at: str) -> list[ApiSpec]:
     rows = store.conn.execute(
         "SELECT data_json FROM apis WHERE run_id IS NULL AND created_at <= ? ORDER BY created_at, id", (created_at,))
-    return [ApiSpec.model_validate_json(r[0]) for r in rows]
+    return [ApiSpec.model_validate_json(r[0], context=STORED) for r in rows]
 
 
 class ApiSynthesizer:
@@ -279,7 +279,7 @@ def coverage(store: Store, run_id: str | None = None) -> dict[str, Counter[str]]
     domains: Counter[str] = Counter()
     types: Counter[str] = Counter()
     for (data,) in store.conn.execute(sql, (run_id,) if run_id else ()):
-        spec = ApiSpec.model_validate_json(data)
+        spec = ApiSpec.model_validate_json(data, context=STORED)
         domains[spec.domain[0] if spec.domain else "(none)"] += 1
         types.update(param_types(spec))
     return {"domains": domains, "types": types}

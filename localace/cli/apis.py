@@ -12,7 +12,7 @@ import click
 from rich.table import Table
 
 from localace.apis.importers import Skipped, import_file
-from localace.apis.spec import ApiSpec
+from localace.apis.spec import STORED, ApiSpec
 from localace.apis.stage import ApiStageConfig, prepare_api_stage
 from localace.apis.synth import coverage, insert_api
 from localace.apis.text_norm import norm_key
@@ -141,7 +141,7 @@ def list_cmd(db_path: str, domain: str | None, as_json: bool) -> None:
     for col in ("name", "domain", "params", "source", "operators"):
         table.add_column(col)
     for _, name, top, source, _, operators, data in rows:
-        spec = ApiSpec.model_validate_json(data)
+        spec = ApiSpec.model_validate_json(data, context=STORED)
         ops = "+".join(s["operator"] for s in json.loads(operators or "[]"))
         table.add_row(name, " / ".join(spec.domain[:2]), ", ".join(spec.parameters.get("properties", {})),
                       source or "", ops)

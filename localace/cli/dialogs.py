@@ -102,10 +102,11 @@ def show_cmd(db_path: str, dialog_id: str, as_json: bool) -> None:
     if as_json:
         print_json({**data, "status": row[1]})
         return
+    from localace.apis.spec import STORED
     from localace.dialogs.model import Dialog
     from localace.dialogs.transcript import render_turn
 
-    d = Dialog.model_validate(data)
+    d = Dialog.model_validate(data, context=STORED)
     out.print(f"[bold]{d.id}[/] kind={d.kind} domains={', '.join(d.domains)} complexity={d.complexity} status={row[1]}")
     out.print("tools: " + ", ".join(t.name for t in d.tools))
     for t in d.turns:

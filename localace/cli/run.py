@@ -15,7 +15,7 @@ from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.dialogs import parse_band
 from localace.cli.progress import progress
-from localace.dialogs.generate import load_dialogs, parse_mix
+from localace.dialogs.generate import iter_dialogs, parse_mix
 from localace.dialogs.model import KINDS
 from localace.errors import UserError
 from localace.formats.registry import EXPORT_FORMATS
@@ -103,7 +103,7 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
     out.print(f"{report['kept_dialogs']} dialogs kept. This session: {calls['model_calls']} model calls, "
                       f"{calls['cache_hits']} cache hits, KV-cache reuse {calls['kv_reuse_ratio']:.0%}.")
     if out_path:
-        summary = write_export(load_dialogs(store, report["dialog_run"], status="kept"), fmt, out_path, seed=seed)
+        summary = write_export(iter_dialogs(store, report["dialog_run"], status="kept"), fmt, out_path, seed=seed)
         skipped = sum(summary.not_applicable.values())
         out.print(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"
                           + (f"; {skipped} dialogs do not fit {fmt}: {summary.not_applicable}" if skipped else ""))
@@ -168,9 +168,7 @@ def export_cmd(db_path: str, fmt: str, out_path: str, only_kept: bool, kinds: st
     wanted = tuple(k.strip() for k in kinds.split(",")) if kinds else ()
     if unknown := [k for k in wanted if k not in KINDS]:
         raise UserError(f"unknown dialog kind(s) {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
-    runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
-        "SELECT DISTINCT run_id FROM dialogs ORDER BY run_id")]
-    dialogs = [d for r in runs for d in load_dialogs(store, r, status="kept" if only_kept else None, kinds=wanted)]
+    dialogs = iter_dialogs(store, run_id, status="kept" if only_kept else None, kinds=wanted)
     mix = _parse_tool_mix(tool_mix) if tool_mix else None
     summary = write_export(dialogs, fmt, out_path, seed=seed, tool_mix=mix)
     click.echo(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"

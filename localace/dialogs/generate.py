@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from localace.apis.spec import ApiSpec
+from localace.apis.spec import STORED, ApiSpec
 from localace.dialogs.agents import ConsistencyStats, DialogBuilder, DialogRejected
 from localace.dialogs.complexity import Band, mean_loss
 from localace.dialogs.flows import run_flow
@@ -96,12 +96,12 @@ class DialogEvent:
 
 
 def load_pool(store: Store) -> list[ApiSpec]:
-    return [ApiSpec.model_validate_json(r[0]) for r in store.conn.execute("SELECT data_json FROM apis ORDER BY id")]
+    return [ApiSpec.model_validate_json(r[0], context=STORED) for r in store.conn.execute("SELECT data_json FROM apis ORDER BY id")]
 
 
-def load_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
-                 kinds: tuple[str, ...] = ()) -> list[Dialog]:
-    """Dialogs in slot order, optionally of one run, one status and some kinds."""
+def iter_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
+                 kinds: tuple[str, ...] = ()) -> Iterator[Dialog]:
+    """Dialogs in (run, slot) order, optionally of one run, one status and some kinds, parsed one at a time."""
     where, params = [], []
     for clause, value in (("run_id=?", run_id), ("status=?", status)):
         if value is not None:
@@ -111,7 +111,15 @@ def load_dialogs(store: Store, run_id: str | None = None, *, status: str | None 
         where.append(f"kind IN ({','.join('?' * len(kinds))})")
         params += list(kinds)
     sql = "SELECT data_json FROM dialogs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY run_id, seq"
-    return [Dialog.model_validate_json(r[0]) for r in store.conn.execute(sql, params)]
+    # A cursor of its own, so a 100k-dialog export holds one dialog in memory, not all of them.
+    for (data,) in store.conn.execute(sql, params):
+        yield Dialog.model_validate_json(data, context=STORED)
+
+
+def load_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
+                 kinds: tuple[str, ...] = ()) -> list[Dialog]:
+    """All of iter_dialogs as a list."""
+    return list(iter_dialogs(store, run_id, status=status, kinds=kinds))
 
 
 def insert_dialog(store: Store, dialog: Dialog, run_id: str, seq: int, status: str = "generated") -> None:

@@ -25,16 +25,35 @@ def _dump(row: object) -> str:
     return json.dumps(row, ensure_ascii=False)
 
 
-def _atomic_lines(path: Path, lines: Iterable[str]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            for line in lines:
-                f.write(line + "\n")
-        os.replace(tmp, path)
-    except OSError as e:
-        tmp.unlink(missing_ok=True)
-        raise UserError(f"cannot write {path}: {e.strerror}") from None
+class _AtomicFile:
+    """A text file written under a temporary name and moved into place only when complete."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.tmp = path.with_name(f".{path.name}.tmp")
+        try:
+            self.handle = open(self.tmp, "w", encoding="utf-8")
+        except OSError as e:
+            raise UserError(f"cannot write {path}: {e.strerror}") from None
+
+    def write_line(self, line: str) -> None:
+        try:
+            self.handle.write(line + "\n")
+        except OSError as e:
+            self.discard()
+            raise UserError(f"cannot write {self.path}: {e.strerror}") from None
+
+    def commit(self) -> None:
+        try:
+            self.handle.close()
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.discard()
+            raise UserError(f"cannot write {self.path}: {e.strerror}") from None
+
+    def discard(self) -> None:
+        self.handle.close()
+        self.tmp.unlink(missing_ok=True)
 
 
 def answers_path(path: Path) -> Path:
@@ -47,11 +66,20 @@ def write_export(dialogs: Iterable[Dialog], fmt: str, path: str | Path, *, seed:
     if not path.parent.exists():
         raise UserError(f"cannot write {path}: folder {path.parent} does not exist")
     run = export_rows(dialogs, fmt, seed=seed, tool_mix=tool_mix)
-    if fmt == "bfcl":
-        pairs = list(run)
-        _atomic_lines(path, (_dump(entry) for entry, _ in pairs))
-        _atomic_lines(answers_path(path), (_dump(answer) for _, answer in pairs))
-        return ExportSummary(path, len(pairs), dict(run.not_applicable), [answers_path(path)])
-    rows = [_dump(r) for r in run]
-    _atomic_lines(path, rows)
-    return ExportSummary(path, len(rows), dict(run.not_applicable))
+    # Streamed row by row (a 100k-dialog export never holds the whole output), and committed only at the end.
+    files = [_AtomicFile(path)] + ([_AtomicFile(answers_path(path))] if fmt == "bfcl" else [])
+    try:
+        for row in run:
+            if fmt == "bfcl":
+                entry, answer = row
+                files[0].write_line(_dump(entry))
+                files[1].write_line(_dump(answer))
+            else:
+                files[0].write_line(_dump(row))
+    except BaseException:
+        for f in files:
+            f.discard()
+        raise
+    for f in files:
+        f.commit()
+    return ExportSummary(path, run.exported, dict(run.not_applicable), [f.path for f in files[1:]])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from localace.apis.spec import STORED
 from localace.dialogs.model import Dialog
 from localace.hashing import content_hash
 from localace.store.db import Store, utcnow
@@ -33,7 +34,7 @@ def pending(store: Store, run_id: str) -> list[tuple[str, str]]:
 def verify_run(store: Store, run_id: str, judges: Judges | None, *, max_chars: int = 2000) -> Iterator[VerifyEvent]:
     """Verify every dialog of the run still marked 'generated'; rejected ones keep their reasons."""
     for dialog_id, data in pending(store, run_id):
-        dialog = Dialog.model_validate_json(data)
+        dialog = Dialog.model_validate_json(data, context=STORED)
         findings = check_dialog(dialog, max_chars=max_chars)
         rows = []
         for check in RULE_CHECKS:
