@@ -29,8 +29,8 @@ FULL_APIS = 26_507  # ToolACE's API pool
 FULL_DIALOGS = 100_000
 GOAL_SECONDS = 1.0
 GOAL_OPS = ("open_store", "resume_apis", "resume_dialogs", "resume_verify", "stats")
-OPS = ("open_store", "resume_apis", "resume_dialogs", "resume_verify", "stats", "export", "report_collect",
-       "report_render")
+OPS = ("open_store", "resume_apis", "continue_apis", "resume_dialogs", "continue_dialogs", "resume_verify", "stats",
+       "export", "report_collect", "report_render")
 BATCH = 2_000
 
 DOMAINS = ("Weather", "Finance", "Travel", "Health", "Music", "Movies", "Sports", "E-commerce", "Education", "Jobs",
@@ -323,16 +323,36 @@ def operations(db: Path, built: dict[str, Any], n_apis: int, n_dialogs: int, see
                                SynthConfig(n=n_apis, seed=seed))
         done = item_status(store, stage.run.id, "apis")
         store.close()
-        return len(synth.state.accepted) + len(done)
+        return synth.accepted + len(done)
+
+    def continue_apis() -> int:
+        # What the first new API of an unfinished run pays on top: every accepted spec parsed for dedup/coverage.
+        store = open_store(db)
+        stage = prepare_api_stage(store, gen, ApiStageConfig(n=n_apis, seed=seed))  # type: ignore[arg-type]
+        synth = ApiSynthesizer(gen, store, stage.run.id, stage.tree_id,  # type: ignore[arg-type]
+                               SynthConfig(n=n_apis, seed=seed))
+        n = len(synth.state.accepted)
+        store.close()
+        return n
 
     def resume_dialogs() -> int:
         store = open_store(db)
         cfg = DialogConfig(n=n_dialogs, seed=seed)
         stage = prepare_dialog_stage(store, gen, cfg)  # type: ignore[arg-type]
-        generator = DialogGenerator(gen, store, stage.run.id, cfg, stage.pool)  # type: ignore[arg-type]
+        generator = DialogGenerator(gen, store, stage.run.id, cfg, lambda: stage.pool)  # type: ignore[arg-type]
         done = item_status(store, stage.run.id, DIALOG_STAGE)
         store.close()
         return generator.accepted + len(done)
+
+    def continue_dialogs() -> int:
+        # What the first new dialog pays on top: the API pool parsed for sampling, the run's complexity scores.
+        store = open_store(db)
+        cfg = DialogConfig(n=n_dialogs, seed=seed)
+        stage = prepare_dialog_stage(store, gen, cfg)  # type: ignore[arg-type]
+        generator = DialogGenerator(gen, store, stage.run.id, cfg, lambda: stage.pool)  # type: ignore[arg-type]
+        n = len(generator.sampler.pool) + sum(len(v) for v in generator.scores.values())
+        store.close()
+        return n
 
     def resume_verify() -> int:
         store = open_store(db)
@@ -365,8 +385,8 @@ def operations(db: Path, built: dict[str, Any], n_apis: int, n_dialogs: int, see
             report_collect()
         return len(render_report(state["report"]))
 
-    return {"open_store": open_only, "resume_apis": resume_apis, "resume_dialogs": resume_dialogs,
-            "resume_verify": resume_verify,
+    return {"open_store": open_only, "resume_apis": resume_apis, "continue_apis": continue_apis,
+            "resume_dialogs": resume_dialogs, "continue_dialogs": continue_dialogs, "resume_verify": resume_verify,
             "stats": stats, "export": export, "report_collect": report_collect, "report_render": report_render}
 
 

@@ -122,3 +122,14 @@ def test_operators_shape_the_schema():
     assert any(v["type"] == "object" for v in nested["properties"].values())
     s7, _ = ops.change_returns(_ask_returning(fields), spec, random.Random(4))
     assert check_definition(s7) == []
+
+
+def test_resuming_a_finished_run_parses_no_stored_api(store, monkeypatch):
+    run_id, _ = run_stage(store, 8)
+
+    def refuse(*_args):
+        raise AssertionError("a finished run needs no parsed APIs")
+
+    monkeypatch.setattr(ApiSpec, "from_stored", refuse)
+    _, gen = run_stage(store, 8)
+    assert gen.misses == 0 and len(api_rows(store, run_id)) == 8

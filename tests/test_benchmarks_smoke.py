@@ -11,8 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
-SCALE_OPS = {"open_store", "resume_apis", "resume_dialogs", "resume_verify", "stats", "export", "report_collect",
-             "report_render"}
+SCALE_OPS = {"open_store", "resume_apis", "continue_apis", "resume_dialogs", "continue_dialogs", "resume_verify",
+             "stats", "export", "report_collect", "report_render"}
 
 
 def _start(script: str, *args: str) -> subprocess.Popen:
@@ -48,6 +48,7 @@ def test_scale_prints_only_its_json_line_with_every_operation(runs):
         assert s["counts"]["dialogs"] == s["dialogs"] and s["counts"]["apis"] == s["apis"]
         assert s["ops"]["resume_verify"]["result"] == 0  # every synthetic dialog is already verified
         assert s["ops"]["export"]["result"] > 0  # kept dialogs were written
+        assert s["ops"]["continue_apis"]["result"] == s["apis"]  # the lazily loaded state holds every API
     assert set(result["growth_exponents"]) == SCALE_OPS
     assert all(len(v) == 1 for v in result["growth_exponents"].values())
     assert {"resume_apis", "resume_dialogs", "stats"} <= set(result["goals"])

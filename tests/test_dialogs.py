@@ -217,3 +217,17 @@ def test_cli_generate_show_and_errors(tmp_path):
                          (["dialogs", "show", "--db", str(db), "zzz"], "no dialog")]:
         bad = runner.invoke(cli, args)
         assert bad.exit_code == 2 and needle in bad.stderr, (args, bad.output)
+
+
+def test_resuming_a_finished_run_parses_no_api_and_reads_no_scores(store, monkeypatch):
+    from localace.apis.spec import ApiSpec
+
+    seed_apis(store)
+    run_id, _ = generate(store, 6)
+
+    def refuse(*_args):
+        raise AssertionError("a finished run needs no parsed pool")
+
+    monkeypatch.setattr(ApiSpec, "from_stored", refuse)
+    _, gen = generate(store, 6)
+    assert gen.misses == 0 and len(rows(store, run_id)) == 6

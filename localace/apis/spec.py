@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -378,13 +379,25 @@ class ApiSpec(BaseModel):
             {"name": self.name, "description": self.description, "parameters": self.parameters, "returns": self.returns}
         )
 
+    def _hashed(self) -> dict[str, Any]:
+        # No copies: hashing only reads, and deep-copying every schema dominated loading a 26k-API pool.
+        return {"name": self.name, "description": self.description, "parameters": self.parameters,
+                "returns": self.returns}
+
     def canonical_json(self) -> str:
-        return canonical_json(self.definition())
+        return canonical_json(self._hashed())
 
     @cached_property
     def id(self) -> str:
         """Content hash of the definition, so equal definitions dedupe whatever their lineage."""
-        return content_hash(self.definition(), length=16)
+        return content_hash(self._hashed(), length=16)
+
+    @classmethod
+    def from_stored(cls, api_id: str, data_json: str) -> ApiSpec:
+        """A spec from a row our store wrote: checked when inserted, its id is the row's, so nothing is redone."""
+        spec = cls.model_construct(**json.loads(data_json))
+        spec.__dict__["id"] = api_id  # what the cached_property would compute, stored the same way
+        return spec
 
     def replace(self, **changes: Any) -> ApiSpec:
         """A validated copy with some fields changed (pydantic's model_copy skips validation)."""

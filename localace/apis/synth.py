@@ -18,6 +18,7 @@ from localace.apis.text_norm import norm_key, similar
 from localace.apis.tree import TreeNode, load_tree
 from localace.backends.base import Output, Sampling
 from localace.errors import GenerationError, LocalaceError
+from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
 from localace.prompts import load_prompt
 from localace.runs import item_status, mark_item, record_rejection
@@ -92,14 +93,16 @@ def insert_api(store: Store, spec: ApiSpec, *, run_id: str | None = None, steps:
 
 
 def load_run_apis(store: Store, run_id: str) -> list[ApiSpec]:
-    rows = store.conn.execute("SELECT data_json FROM apis WHERE run_id=? ORDER BY seq", (run_id,))
-    return [ApiSpec.model_validate_json(r[0], context=STORED) for r in rows]
+    rows = store.conn.execute("SELECT id, data_json FROM apis WHERE run_id=? ORDER BY seq", (run_id,))
+    with gc_paused():
+        return [ApiSpec.from_stored(*r) for r in rows]
 
 
 def imported_before(store: Store, created_at: str) -> list[ApiSpec]:
     rows = store.conn.execute(
-        "SELECT data_json FROM apis WHERE run_id IS NULL AND created_at <= ? ORDER BY created_at, id", (created_at,))
-    return [ApiSpec.model_validate_json(r[0], context=STORED) for r in rows]
+        "SELECT id, data_json FROM apis WHERE run_id IS NULL AND created_at <= ? ORDER BY created_at, id", (created_at,))
+    with gc_paused():
+        return [ApiSpec.from_stored(*r) for r in rows]
 
 
 class ApiSynthesizer:
@@ -107,15 +110,24 @@ class ApiSynthesizer:
         self.gen, self.store, self.run_id, self.cfg = gen, store, run_id, cfg
         self.tree = load_tree(store, tree_id)
         self.tops = sorted({n.top_domain for n in self.tree})
-        created = store.conn.execute("SELECT created_at FROM runs WHERE id=?", (run_id,)).fetchone()[0]
-        self.state = _State(buffer=builtin_examples() + imported_before(store, created))
-        for spec in load_run_apis(store, run_id):
-            self.state.add(spec)
+        # Resume counts rows; the accepted specs (dedup, coverage, examples) are parsed only when a new API is
+        # made, so resuming a finished 26k-API run costs a COUNT, not a full load.
+        self.accepted = store.conn.execute("SELECT COUNT(*) FROM apis WHERE run_id=?", (run_id,)).fetchone()[0]
+        self._state: _State | None = None
+
+    @property
+    def state(self) -> _State:
+        if self._state is None:
+            created = self.store.conn.execute("SELECT created_at FROM runs WHERE id=?", (self.run_id,)).fetchone()[0]
+            self._state = _State(buffer=builtin_examples() + imported_before(self.store, created))
+            for spec in load_run_apis(self.store, self.run_id):
+                self._state.add(spec)
+        return self._state
 
     def run(self) -> Iterator[SynthEvent]:
         status = item_status(self.store, self.run_id, STAGE)
         slot, failed_in_row = 0, 0
-        while len(self.state.accepted) < self.cfg.n:
+        while self.accepted < self.cfg.n:
             if slot in status:
                 slot += 1
                 continue
@@ -140,10 +152,12 @@ class ApiSynthesizer:
                 record_rejection(self.store, self.run_id, STAGE, slot, attempt, r.check, r.reason, r.payload)
                 last = (r.check, r.reason)
                 continue
+            state = self.state  # loaded before the insert, so the new spec is added exactly once
             with self.store.transaction():
                 insert_api(self.store, spec, run_id=self.run_id, steps=[s.as_dict() for s in steps], seq=slot)
                 mark_item(self.store, self.run_id, STAGE, slot, "done", attempt + 1, spec.id)
-            self.state.add(spec)
+            state.add(spec)
+            self.accepted += 1
             return SynthEvent(slot, True, spec)
         with self.store.transaction():
             mark_item(self.store, self.run_id, STAGE, slot, "failed", self.cfg.max_attempts)

@@ -58,7 +58,7 @@ def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int,
     if learner:
         scorer = CachedBackend(make_backend(learner, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
     stage = prepare_dialog_stage(store, gen, cfg, learner_fp=scorer.fingerprint() if scorer else None)
-    err.print(f"run {stage.run.id} ({'resumed' if stage.run.resumed else 'new'}), {len(stage.pool)} APIs in the pool")
+    err.print(f"run {stage.run.id} ({'resumed' if stage.run.resumed else 'new'}), {stage.pool_size} APIs in the pool")
     have = store.count("dialogs", "run_id=?", (stage.run.id,))
     failed = 0
     with progress() as bars:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +15,7 @@ from localace.dialogs.flows import run_flow
 from localace.dialogs.model import KINDS, Dialog
 from localace.dialogs.plans import PlanImpossible, PlanSampler, plan_summary
 from localace.errors import LocalaceError, UserError
+from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
 from localace.runs import item_status, mark_item, record_rejection
 from localace.store.cache import CachedBackend
@@ -76,9 +77,9 @@ class DialogConfig:
     complexity: bool = True
     max_attempts: int = 3
 
-    def identity(self, pool: list[ApiSpec], fingerprint: dict[str, Any]) -> dict[str, Any]:
+    def identity(self, api_ids: list[str], fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {"seed": self.seed, "k": self.k, "mix": self.mix, "band": list(self.band),
-                "complexity": self.complexity, "apis": content_hash(sorted(a.id for a in pool), 16),
+                "complexity": self.complexity, "apis": content_hash(sorted(api_ids), 16),
                 "model": content_hash(fingerprint, 16)}
 
 
@@ -96,7 +97,8 @@ class DialogEvent:
 
 
 def load_pool(store: Store) -> list[ApiSpec]:
-    return [ApiSpec.model_validate_json(r[0], context=STORED) for r in store.conn.execute("SELECT data_json FROM apis ORDER BY id")]
+    with gc_paused():
+        return [ApiSpec.from_stored(*r) for r in store.conn.execute("SELECT id, data_json FROM apis ORDER BY id")]
 
 
 def iter_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
@@ -119,7 +121,8 @@ def iter_dialogs(store: Store, run_id: str | None = None, *, status: str | None 
 def load_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
                  kinds: tuple[str, ...] = ()) -> list[Dialog]:
     """All of iter_dialogs as a list."""
-    return list(iter_dialogs(store, run_id, status=status, kinds=kinds))
+    with gc_paused():
+        return list(iter_dialogs(store, run_id, status=status, kinds=kinds))
 
 
 def insert_dialog(store: Store, dialog: Dialog, run_id: str, seq: int, status: str = "generated") -> None:
@@ -134,20 +137,34 @@ def insert_dialog(store: Store, dialog: Dialog, run_id: str, seq: int, status: s
 
 
 class DialogGenerator:
-    def __init__(self, gen: CachedBackend, store: Store, run_id: str, cfg: DialogConfig, pool: list[ApiSpec],
-                 learner: CachedBackend | None = None) -> None:
+    def __init__(self, gen: CachedBackend, store: Store, run_id: str, cfg: DialogConfig,
+                 pool: list[ApiSpec] | Callable[[], list[ApiSpec]], learner: CachedBackend | None = None) -> None:
+        """pool: the APIs, or a function returning them (called only once a dialog has to be generated)."""
         self.gen, self.store, self.run_id, self.cfg = gen, store, run_id, cfg
-        self.sampler = PlanSampler(pool)
+        self._pool = pool
+        self._sampler: PlanSampler | None = None
         self.learner = learner or gen
         self.band = Band(*cfg.band)
-        self.scores: dict[str, list[float]] = {}
-        self.accepted = 0
-        # Resume reads two columns, not every dialog: cheap even at 100k dialogs.
-        for kind, complexity in store.conn.execute(
-                "SELECT kind, complexity FROM dialogs WHERE run_id=? ORDER BY seq", (run_id,)):
-            self.accepted += 1
-            if complexity is not None:
-                self.scores.setdefault(kind, []).append(complexity)
+        self._scores: dict[str, list[float]] | None = None
+        # Resume counts rows; the scores are read only when a new dialog needs the band (a finished run never does).
+        self.accepted = store.conn.execute("SELECT COUNT(*) FROM dialogs WHERE run_id=?", (run_id,)).fetchone()[0]
+
+    @property
+    def sampler(self) -> PlanSampler:
+        if self._sampler is None:
+            self._sampler = PlanSampler(self._pool() if callable(self._pool) else self._pool)
+        return self._sampler
+
+    @property
+    def scores(self) -> dict[str, list[float]]:
+        """Complexity scores of this run's dialogs so far, per kind (the band's reference)."""
+        if self._scores is None:
+            self._scores = {}
+            for kind, complexity in self.store.conn.execute(
+                    "SELECT kind, complexity FROM dialogs WHERE run_id=? AND complexity IS NOT NULL ORDER BY seq",
+                    (self.run_id,)):
+                self._scores.setdefault(kind, []).append(complexity)
+        return self._scores
 
     def run(self) -> Iterator[DialogEvent]:
         status = item_status(self.store, self.run_id, STAGE)
@@ -159,6 +176,7 @@ class DialogGenerator:
             if slot in status:
                 slot += 1
                 continue
+            self.sampler  # noqa: B018 -- an unusable pool fails the stage here, not slot by slot as rejections
             event = self._slot(slot, kinds[slot])
             yield event
             failed_in_row = 0 if event.accepted else failed_in_row + 1

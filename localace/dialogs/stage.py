@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from localace.apis.spec import ApiSpec
@@ -16,28 +15,37 @@ from localace.store.cache import CachedBackend
 from localace.store.db import Store
 
 
-@dataclass
 class DialogStage:
-    run: Run
-    pool: list[ApiSpec]
+    """A dialog run ready to resume; the API pool is parsed only when a dialog has to be generated."""
+
+    def __init__(self, run: Run, store: Store, pool_size: int) -> None:
+        self.run, self.store, self.pool_size = run, store, pool_size
+        self._pool: list[ApiSpec] | None = None
+
+    @property
+    def pool(self) -> list[ApiSpec]:
+        if self._pool is None:
+            self._pool = load_pool(self.store)
+        return self._pool
 
     def events(self, gen: CachedBackend, store: Store, cfg: DialogConfig,
                learner: CachedBackend | None = None) -> Iterator[DialogEvent]:
+        generator = DialogGenerator(gen, store, self.run.id, cfg, lambda: self.pool, learner)
         try:
-            generator = DialogGenerator(gen, store, self.run.id, cfg, self.pool, learner)
+            yield from generator.run()
         except PlanImpossible as e:
             raise UserError(str(e)) from None
-        yield from generator.run()
 
 
 def prepare_dialog_stage(store: Store, gen: CachedBackend, cfg: DialogConfig, *, learner_fp: dict | None = None) -> DialogStage:
-    pool = load_pool(store)
-    if not pool:
+    # The run's identity needs only the pool's ids (content hashes), not the parsed specs.
+    api_ids = [r[0] for r in store.conn.execute("SELECT id FROM apis ORDER BY id")]
+    if not api_ids:
         raise UserError(f"{store.path} has no APIs yet: run `localace apis synth` or `localace apis import` first")
-    identity = cfg.identity(pool, gen.fingerprint())
+    identity = cfg.identity(api_ids, gen.fingerprint())
     if learner_fp is not None:
         identity["learner"] = learner_fp
-    return DialogStage(ensure_run(store, "dialogs generate", identity), pool)
+    return DialogStage(ensure_run(store, "dialogs generate", identity), store, len(api_ids))
 
 
 def dialog_report(store: Store, run_id: str) -> dict[str, Any]:

@@ -6,6 +6,7 @@ import json
 import random
 import re
 from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
@@ -40,7 +41,13 @@ def render_tools(tools: Sequence[ApiSpec], style: str) -> str:
     emitter = _EMITTERS.get(style)
     if emitter is None:
         raise ToolRenderError(f"unknown tool style {style!r}; expected one of {', '.join(STYLES)}")
-    return emitter([to_toolace(tool) for tool in tools])
+    return emitter([_toolace_entry(tool) for tool in tools])
+
+
+@lru_cache(maxsize=1 << 15)
+def _toolace_entry(tool: ApiSpec) -> dict[str, Any]:
+    # A pool API appears in many dialogs of an export; specs are immutable and the emitters only read the entry.
+    return to_toolace(tool)
 
 
 def pick_style(rng: random.Random, mix: Mapping[str, float] | None = None) -> str:
