@@ -18,6 +18,17 @@ def store(tmp_path: Path):
     s.close()
 
 
+@pytest.fixture
+def refuse_stored_api_parsing(monkeypatch):
+    """Make parsing a stored API row fail: a finished run must resume without it."""
+    from localace.apis.spec import ApiSpec
+
+    def refuse(*_args):
+        raise AssertionError("a finished run needs no parsed APIs")
+
+    monkeypatch.setattr(ApiSpec, "from_stored", refuse)
+
+
 @pytest.fixture(scope="session")
 def embedded_model():
     """The real default model, loaded once for the whole test session."""

@@ -124,12 +124,8 @@ def test_operators_shape_the_schema():
     assert check_definition(s7) == []
 
 
-def test_resuming_a_finished_run_parses_no_stored_api(store, monkeypatch):
+def test_resuming_a_finished_run_parses_no_stored_api(store, request):
     run_id, _ = run_stage(store, 8)
-
-    def refuse(*_args):
-        raise AssertionError("a finished run needs no parsed APIs")
-
-    monkeypatch.setattr(ApiSpec, "from_stored", refuse)
+    request.getfixturevalue("refuse_stored_api_parsing")
     _, gen = run_stage(store, 8)
     assert gen.misses == 0 and len(api_rows(store, run_id)) == 8

@@ -219,15 +219,9 @@ def test_cli_generate_show_and_errors(tmp_path):
         assert bad.exit_code == 2 and needle in bad.stderr, (args, bad.output)
 
 
-def test_resuming_a_finished_run_parses_no_api_and_reads_no_scores(store, monkeypatch):
-    from localace.apis.spec import ApiSpec
-
+def test_resuming_a_finished_run_parses_no_api(store, request):
     seed_apis(store)
     run_id, _ = generate(store, 6)
-
-    def refuse(*_args):
-        raise AssertionError("a finished run needs no parsed pool")
-
-    monkeypatch.setattr(ApiSpec, "from_stored", refuse)
+    request.getfixturevalue("refuse_stored_api_parsing")
     _, gen = generate(store, 6)
     assert gen.misses == 0 and len(rows(store, run_id)) == 6
