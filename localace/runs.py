@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,6 +42,29 @@ def set_run_status(store: Store, run_id: str, status: str, report: dict[str, Any
 def item_status(store: Store, run_id: str, stage: str) -> dict[int, str]:
     rows = store.conn.execute("SELECT idx, status FROM work_items WHERE run_id=? AND stage=?", (run_id, stage))
     return {idx: status for idx, status in rows}
+
+
+def open_slots(store: Store, run_id: str, stage: str) -> Iterator[int]:
+    """Slot indices with no work item yet (neither done nor failed), in order, without end: the resume order."""
+    status = item_status(store, run_id, stage)
+    slot = 0
+    while True:
+        if slot not in status:
+            yield slot
+        slot += 1
+
+
+class StallGuard:
+    """Stop a stage whose slots keep failing, instead of spinning forever on a model that cannot do the task."""
+
+    def __init__(self, limit: int, error: type[Exception], what: str) -> None:
+        self.limit, self.error, self.what = limit, error, what
+        self.failed_in_row = 0
+
+    def record(self, accepted: bool, check: str | None, reason: str | None) -> None:
+        self.failed_in_row = 0 if accepted else self.failed_in_row + 1
+        if self.failed_in_row >= self.limit:
+            raise self.error(f"{self.limit} {self.what} slots in a row failed (last: {check}: {reason})")
 
 
 def mark_item(store: Store, run_id: str, stage: str, idx: int, status: str, attempts: int,

@@ -92,3 +92,28 @@ def test_file_hash_is_remembered(store, tmp_path):
     assert first == hashlib.sha256(f.read_bytes()).hexdigest()
     assert store.count("file_hashes") == 1
     assert store.file_hash(f) == first
+
+
+def test_open_slots_skip_done_and_failed_items_in_order(store):
+    import itertools
+
+    from localace.runs import mark_item, open_slots
+
+    with store.transaction():
+        for idx, status in ((0, "done"), (1, "failed"), (3, "done")):
+            mark_item(store, "r1", "apis", idx, status, 1)
+        mark_item(store, "r2", "apis", 2, "done", 1)  # another run's items do not count
+    assert list(itertools.islice(open_slots(store, "r1", "apis"), 4)) == [2, 4, 5, 6]
+
+
+def test_stall_guard_counts_failures_in_a_row_only():
+    from localace.runs import StallGuard
+
+    class Stalled(Exception):
+        pass
+
+    guard = StallGuard(3, Stalled, "dialog")
+    for accepted in (False, False, True, False, False):
+        guard.record(accepted, "plan", "no APIs")
+    with pytest.raises(Stalled, match="3 dialog slots in a row failed \\(last: wrong_tool: called x\\)"):
+        guard.record(False, "wrong_tool", "called x")

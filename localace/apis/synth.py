@@ -21,7 +21,7 @@ from localace.errors import GenerationError, LocalaceError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
 from localace.prompts import load_prompt
-from localace.runs import item_status, mark_item, record_rejection
+from localace.runs import StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
 
@@ -125,18 +125,13 @@ class ApiSynthesizer:
         return self._state
 
     def run(self) -> Iterator[SynthEvent]:
-        status = item_status(self.store, self.run_id, STAGE)
-        slot, failed_in_row = 0, 0
-        while self.accepted < self.cfg.n:
-            if slot in status:
-                slot += 1
-                continue
+        guard = StallGuard(25, SynthesisStalled, "API")
+        for slot in open_slots(self.store, self.run_id, STAGE):
+            if self.accepted >= self.cfg.n:
+                return
             event = self._slot(slot)
             yield event
-            failed_in_row = 0 if event.accepted else failed_in_row + 1
-            if failed_in_row >= 25:
-                raise SynthesisStalled(f"25 API slots in a row failed (last: {event.check}: {event.reason})")
-            slot += 1
+            guard.record(event.accepted, event.check, event.reason)
 
     # --- one slot -----------------------------------------------------------------------------
     def _slot(self, slot: int) -> SynthEvent:

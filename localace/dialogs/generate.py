@@ -17,7 +17,7 @@ from localace.dialogs.plans import PlanImpossible, PlanSampler, plan_summary
 from localace.errors import LocalaceError, UserError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
-from localace.runs import item_status, mark_item, record_rejection
+from localace.runs import StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
 
@@ -167,22 +167,17 @@ class DialogGenerator:
         return self._scores
 
     def run(self) -> Iterator[DialogEvent]:
-        status = item_status(self.store, self.run_id, STAGE)
-        slot, failed_in_row = 0, 0
+        guard = StallGuard(30, DialogsStalled, "dialog")
         kinds: list[str] = []
-        while self.accepted < self.cfg.n:
+        for slot in open_slots(self.store, self.run_id, STAGE):
+            if self.accepted >= self.cfg.n:
+                return
             if len(kinds) <= slot:
                 kinds = schedule(self.cfg.mix, max(2 * len(kinds), self.cfg.n, slot + 1))
-            if slot in status:
-                slot += 1
-                continue
             self.sampler  # noqa: B018 -- an unusable pool fails the stage here, not slot by slot as rejections
             event = self._slot(slot, kinds[slot])
             yield event
-            failed_in_row = 0 if event.accepted else failed_in_row + 1
-            if failed_in_row >= 30:
-                raise DialogsStalled(f"30 dialog slots in a row failed (last: {event.check}: {event.reason})")
-            slot += 1
+            guard.record(event.accepted, event.check, event.reason)
 
     def _slot(self, slot: int, kind: str) -> DialogEvent:
         last = ("", "")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -57,8 +58,6 @@ def dialog_report(store: Store, run_id: str) -> dict[str, Any]:
     for (payload,) in store.conn.execute(
             "SELECT payload_json FROM rejections WHERE run_id=? AND stage=? AND payload_json IS NOT NULL",
             (run_id, STAGE)):
-        import json
-
         steps.update(json.loads(payload).get("consistency", {}))
     scores = sorted(d.complexity for d in dialogs if d.complexity is not None)
     quantiles = {}
