@@ -86,3 +86,38 @@ def test_cli_generate_twice_hits_cache(tmp_path):
                                       capture_output=True, text=True, timeout=60).stdout)
     assert stats["last_session"]["model_calls"] == 0 and stats["last_session"]["cache_hits"] == 1
     assert stats["calls"]["model_calls"] == 1
+
+
+def test_saved_kv_states_survive_switching_between_agents(embedded_model):
+    """Two agents with different long system prompts take turns; each call of an agent after the first
+    restores that agent's saved prefix instead of evaluating it again, and outputs do not change."""
+    from localace.backends.llamacpp import _SNAPSHOTS
+
+    def system(kind: str) -> str:
+        tools = [{"name": f"{kind}_{i}", "description": f"The {kind} service number {i}, for items of group {i % 5}.",
+                  "parameters": {"type": "object", "properties": {"id": {"type": "integer"}}}} for i in range(14)]
+        return f"You are the {kind} agent. Tools:\n" + json.dumps(tools)
+
+    schema = {"type": "object", "properties": {"tool": {"type": "string", "maxLength": 12}}, "required": ["tool"]}
+
+    def ask(kind: str, question: str):
+        return embedded_model.generate([{"role": "system", "content": system(kind)},
+                                        {"role": "user", "content": question}],
+                                       output=Output.json(schema), sampling=Sampling(max_tokens=30))
+
+    ask("user", "Warm up.")
+    snapshots = _SNAPSHOTS[id(embedded_model.llama)]
+    restored = snapshots.restored
+    first_a = ask("assistant", "Which tool finds item 4?")
+    ask("user", "Which tool finds item 9?")
+    again_a = ask("assistant", "Which tool finds item 7?")
+    prefix = len(embedded_model.tokenize(embedded_model.render_prompt([{"role": "system",
+                                                                        "content": system("assistant")}])))
+    assert prefix >= 500
+    assert first_a.cached_tokens < 0.2 * prefix  # the user agent's prompt was live
+    assert again_a.cached_tokens >= 0.9 * prefix  # the assistant's prefix came back from its saved state
+    assert snapshots.restored > restored
+    # A restored state gives the same tokens as the first call, which evaluated the prompt from scratch.
+    ask("user", "Which tool finds item 2?")
+    repeat = ask("assistant", "Which tool finds item 4?")
+    assert repeat.cached_tokens >= 0.9 * prefix and repeat.text == first_a.text

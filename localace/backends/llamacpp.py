@@ -8,6 +8,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Callable
 
 from localace.backends.base import Completion, Message, Output, Sampling
+from localace.backends.kv_snapshots import KvSnapshots, common_prefix, read_llama_state, write_llama_state
 from localace.backends.validation import check_output
 from localace.errors import ConstraintViolation, ModelLoadError
 from localace.model_catalogue import ModelRef, check_gguf
@@ -17,6 +18,7 @@ CHATML_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _LOADED: dict[tuple[str, int], Any] = {}  # one llama_cpp.Llama per (file, context) per process
+_SNAPSHOTS: dict[int, KvSnapshots] = {}  # saved KV states per loaded Llama (by id), shared by its backends
 
 
 def _version(pkg: str) -> str:
@@ -78,6 +80,13 @@ class LlamaCppBackend:
             self._llama = load_llama(str(self.model.path), self.n_ctx)
         return self._llama
 
+    def _prepare_cache(self, prompt: list[int]) -> int:
+        """Bring the best saved KV state for this prompt in; returns how many prompt tokens it holds."""
+        llama = self.llama
+        snapshots = _SNAPSHOTS.setdefault(id(llama), KvSnapshots(read_llama_state, write_llama_state))
+        cached = snapshots.prepare(llama, list(llama._input_ids), prompt)
+        return _reusable_prefix(cached, prompt)
+
     def fingerprint(self) -> dict[str, Any]:
         from localace.hashing import file_sha256
 
@@ -130,9 +139,9 @@ class LlamaCppBackend:
         llama = self.llama
         if len(tokens) + 1 >= self.n_ctx:
             raise ConstraintViolation(f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
-        reused = _reusable_prefix(list(llama._input_ids), tokens)
         processor = self._processor(output) if output is not None else None
         start = time.perf_counter()
+        reused = self._prepare_cache(tokens)
         result = llama.create_completion(
             prompt=tokens,
             max_tokens=min(sampling.max_tokens, self.n_ctx - len(tokens)),
@@ -165,7 +174,7 @@ class LlamaCppBackend:
         tokens = self.tokenize(target)[: max(1, self.n_ctx - len(prefix) - 2)]
         if len(prefix) + 1 >= self.n_ctx or not tokens:
             return 0.0, 0
-        keep = _reusable_prefix(list(llama._input_ids), prefix)
+        keep = self._prepare_cache(prefix)
         llama.n_tokens = keep
         llama.eval(prefix[keep:])
         n_vocab = llama.n_vocab()
@@ -187,10 +196,6 @@ def _log_softmax_at(logits: Any, token: int) -> float:
 
 def _reusable_prefix(cached: list[int], tokens: list[int]) -> int:
     """How many prompt tokens llama.cpp will take from its KV cache instead of evaluating."""
-    n = 0
-    for a, b in zip(cached, tokens):
-        if a != b:
-            break
-        n += 1
+    n = common_prefix(cached, tokens)
     # llama.cpp re-evaluates the last prompt token when the whole prompt is cached, to get logits.
     return n - 1 if n == len(tokens) and n > 0 else n
