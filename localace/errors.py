@@ -31,6 +31,9 @@ class GenerationError(LocalaceError):
     """A model call produced no usable output; callers count these as rejections."""
 
     kind = "generation_error"
+    # What the failed call cost (prompt_tokens, cached_tokens, completion_tokens, seconds), when it reached the
+    # model: a truncated output is often the most expensive call of all and must count in the stats.
+    usage: dict[str, float] | None = None
 
 
 class ConstraintViolation(GenerationError):

@@ -2,7 +2,7 @@ import pytest
 
 from localace.backends.base import Output, Sampling
 from localace.backends.fake import FakeBackend
-from localace.errors import ConstraintViolation
+from localace.errors import ConstraintViolation, TruncatedOutput
 from localace.stats import collect_stats
 from localace.store.cache import CachedBackend, request_key
 
@@ -40,6 +40,18 @@ def test_failures_are_cached_and_reraised(store):
             cached.generate(MSG)
     assert len(fake.calls) == 1
     assert collect_stats(store)["cached_generations"]["failed"] == 1
+
+
+def test_a_failed_call_still_counts_the_tokens_and_time_it_cost(store):
+    # Truncated outputs ran to max_tokens: before this, stats recorded them as free.
+    error = TruncatedOutput("hit max_tokens")
+    error.usage = {"prompt_tokens": 900, "cached_tokens": 700, "completion_tokens": 400, "seconds": 6.5}
+    cached = CachedBackend(FakeBackend([error]), store)
+    with pytest.raises(TruncatedOutput):
+        cached.generate(MSG)
+    calls = collect_stats(store)["calls"]
+    assert (calls["failed"], calls["prompt_tokens"], calls["prompt_tokens_reused"], calls["completion_tokens"],
+            calls["model_seconds"]) == (1, 900, 700, 400, 6.5)
 
 
 def test_json_value_round_trips_through_cache(store):

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from localace.backends.base import Completion, Message, Output, Sampling
 from localace.backends.kv_snapshots import KvSnapshots, common_prefix, read_llama_state, write_llama_state
 from localace.backends.validation import check_output
-from localace.errors import ConstraintViolation, ModelLoadError
+from localace.errors import ConstraintViolation, GenerationError, ModelLoadError
 from localace.model_catalogue import ModelRef, check_gguf
 
 CHATML_TEMPLATE = (
@@ -152,15 +152,17 @@ class LlamaCppBackend:
         seconds = time.perf_counter() - start
         choice = result["choices"][0]
         text, finish = choice["text"], choice.get("finish_reason") or "stop"
-        if processor is not None and processor.error:
-            raise ConstraintViolation(f"constraint failed during generation: {processor.error[:200]}")
-        value = check_output(output, text, finish)
         usage = result.get("usage", {})
-        return Completion(
-            text=text, value=value, prompt_tokens=usage.get("prompt_tokens", len(tokens)),
-            cached_tokens=reused, completion_tokens=usage.get("completion_tokens", 0),
-            seconds=seconds, finish_reason=finish,
-        )
+        spent = {"prompt_tokens": usage.get("prompt_tokens", len(tokens)), "cached_tokens": reused,
+                 "completion_tokens": usage.get("completion_tokens", 0), "seconds": seconds}
+        try:
+            if processor is not None and processor.error:
+                raise ConstraintViolation(f"constraint failed during generation: {processor.error[:200]}")
+            value = check_output(output, text, finish)
+        except GenerationError as error:
+            error.usage = spent
+            raise
+        return Completion(text=text, value=value, finish_reason=finish, **spent)
 
     def score(self, messages: list[Message], target: str) -> tuple[float, int]:
         """Log-likelihood of `target` as the assistant's reply to `messages`: (sum of log-probs, tokens).

@@ -57,7 +57,8 @@ class CachedBackend:
             completion = self.backend.generate(messages, output=output, sampling=sampling)
         except GenerationError as e:
             # Failures are cached too: the same request would fail the same way (same seed).
-            self._commit(key, template_hash, request, ok=False, error_kind=e.kind, error_message=str(e))
+            self._commit(key, template_hash, request, ok=False, error_kind=e.kind, error_message=str(e),
+                         **(e.usage or {}))
             raise
         self._commit(key, template_hash, request, ok=True, text=completion.text,
                      value_json=None if completion.value is None else json.dumps(completion.value, ensure_ascii=False),
