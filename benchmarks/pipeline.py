@@ -25,8 +25,7 @@ CACHE_TABLES = ("generations", "file_hashes", "_localace_migrations")
 class TimedBackend:
     """Forwards to a backend and adds the wall time of each generate/score call to the current stage.
 
-    Scoring (complexity log-likelihoods) is kept apart: CachedBackend logs it with 0 seconds, so
-    call_log alone does not show it."""
+    Scoring (complexity log-likelihoods) is kept apart from generation, so the table shows both."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -203,10 +202,10 @@ def main() -> None:
                      round(s["wall_s"] - s["generate_s"] - s["score_s"], 3), s["model_calls"], s["cache_hits"]])
     rows.append(["total", first["wall_s"], first["model_s"], first["generate_s"], first["score_s"], first["other_s"],
                  first["model_calls"], first["cache_hits"]])
-    out.line("\nllama.cpp = Completion.seconds of the generate misses (call_log); generate = wall time inside the "
-             "backend's generate (adds prompt rendering, tokenizing, constraint setup, validation); score = "
-             "complexity scoring, which call_log records as 0 s; other = the pipeline itself (cache lookups, "
-             "db writes, rule checks).")
+    out.line("\nllama.cpp = seconds inside llama.cpp of the model calls that missed the cache (call_log: generate "
+             "calls, failed ones included, and complexity scoring); generate = wall time inside the backend's "
+             "generate (adds prompt rendering, tokenizing, constraint setup, validation); score = wall time of "
+             "complexity scoring; other = the pipeline itself (cache lookups, db writes, rule checks).")
     out.table("first run, seconds per stage",
               ["stage", "wall", "llama.cpp", "generate", "score", "other", "model calls", "cache hits"], rows)
     out.table("throughput and caches", ["measure", "value"], [
@@ -214,7 +213,7 @@ def main() -> None:
         ["kept dialogs", first["kept_dialogs"]],
         ["verified dialogs per hour", result["verified_per_hour"]],
         ["kept dialogs per hour", result["kept_per_hour"]],
-        ["share of wall time in llama.cpp (generate calls)", result["model_share"]],
+        ["share of wall time in llama.cpp (model calls)", result["model_share"]],
         ["share of wall time in the backend (generate + score)", result["backend_share"]],
         ["prompt tokens submitted", first["prompt_tokens"]],
         ["prompt tokens reused from the KV cache", first["prompt_tokens_reused"]],
