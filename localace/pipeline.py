@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -72,8 +73,6 @@ def ensure_pipeline_run(store: Store, record: dict[str, Any], *, force_new: bool
     if any(r[0] == run_id for r in rows):
         return run_id, True
     if rows and not force_new:
-        import json
-
         diff = config_diff(json.loads(rows[-1][1]), record)
         raise UserError(f"{store.path} already holds a run with another config ({'; '.join(diff)}); "
                         "rerun with the same options to resume it, or add --force-new-run")

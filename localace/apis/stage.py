@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +58,6 @@ def prepare_api_stage(store: Store, gen: CachedBackend, cfg: ApiStageConfig) -> 
     else:
         documents, skipped = load_seed_documents(), []
     if cfg.max_docs is not None and cfg.max_docs < len(documents):
-        import random
-
         picked = random.Random(f"docs:{cfg.seed}").sample(range(len(documents)), cfg.max_docs)
         documents = [documents[i] for i in sorted(picked)]
     identity = cfg.identity(documents, gen.fingerprint())
