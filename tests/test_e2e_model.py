@@ -121,3 +121,26 @@ def test_saved_kv_states_survive_switching_between_agents(embedded_model):
     ask("user", "Which tool finds item 2?")
     repeat = ask("assistant", "Which tool finds item 4?")
     assert repeat.cached_tokens >= 0.9 * prefix and repeat.text == first_a.text
+
+
+def test_batched_scoring_matches_one_token_at_a_time(embedded_model):
+    """score() evaluates the target in batches; the reference below feeds it one token per decode step."""
+    import numpy as np
+
+    messages = [{"role": "system", "content": "You answer briefly."},
+                {"role": "user", "content": "What is the capital of Portugal?"}]
+    target = "The capital of Portugal is Lisbon, a city on the Tagus river with many hills and old trams."
+    total, n = embedded_model.score(messages, target)
+    llama = embedded_model.llama
+    prefix = embedded_model.tokenize(embedded_model.render_prompt(messages))
+    tokens = embedded_model.tokenize(target)
+    llama.reset()
+    llama.eval(prefix)
+    reference = 0.0
+    for i, tok in enumerate(tokens):
+        logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(llama.n_vocab(),)).astype(np.float64)
+        reference += float(logits[tok] - logits.max() - np.log(np.exp(logits - logits.max()).sum()))
+        if i + 1 < len(tokens):
+            llama.eval([tok])
+    assert n == len(tokens) > 15
+    assert abs(total - reference) < 1e-2 * max(1.0, abs(reference))

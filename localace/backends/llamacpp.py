@@ -167,8 +167,8 @@ class LlamaCppBackend:
     def score(self, messages: list[Message], target: str) -> tuple[float, int]:
         """Log-likelihood of `target` as the assistant's reply to `messages`: (sum of log-probs, tokens).
 
-        Evaluates the target one token at a time after the (KV-cached) prefix, reading the logits
-        of the last position each step, so no logits_all buffer of n_ctx x n_vocab is needed."""
+        The target is evaluated in batches that ask llama.cpp for the logits of every position (prompt
+        speed, not one decode step per token), without a logits_all buffer of n_ctx x n_vocab."""
         import numpy as np
 
         llama = self.llama
@@ -180,20 +180,31 @@ class LlamaCppBackend:
         llama.n_tokens = keep
         llama.eval(prefix[keep:])
         n_vocab = llama.n_vocab()
-        total = 0.0
-        for i, tok in enumerate(tokens):
-            logits = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(n_vocab,))
-            total += _log_softmax_at(logits, tok)
-            if i + 1 < len(tokens):
-                llama.eval([tok])
+        last = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(1, n_vocab))
+        total = _log_softmax_sum(last, tokens[:1])
+        inputs = tokens[:-1]  # position i predicts target token i + 1
+        llama._ctx.kv_cache_seq_rm(-1, llama.n_tokens, -1)
+        for lo in range(0, len(inputs), llama.n_batch):
+            chunk = inputs[lo: lo + llama.n_batch]
+            n_past = llama.n_tokens
+            llama._batch.set_batch(batch=chunk, n_past=n_past, logits_all=True)
+            llama._ctx.decode(llama._batch)
+            rows = np.ctypeslib.as_array(llama._ctx.get_logits(), shape=(len(chunk), n_vocab))
+            total += _log_softmax_sum(rows, tokens[lo + 1: lo + 1 + len(chunk)])
+            llama.input_ids[n_past: n_past + len(chunk)] = chunk
+            llama.n_tokens += len(chunk)
+        llama._requires_eval = True  # the live logits are the batch's, not the last token's alone
         return total, len(tokens)
 
 
-def _log_softmax_at(logits: Any, token: int) -> float:
+def _log_softmax_sum(rows: Any, targets: list[int]) -> float:
+    """Sum over rows of log-softmax(row)[target]."""
     import numpy as np
 
-    top = float(np.max(logits))
-    return float(logits[token]) - top - float(np.log(np.sum(np.exp(logits - top))))
+    rows = rows.astype(np.float64)
+    top = rows.max(axis=1, keepdims=True)
+    log_norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
+    return float((rows[np.arange(len(targets)), targets] - log_norm).sum())
 
 
 def _reusable_prefix(cached: list[int], tokens: list[int]) -> int:
