@@ -92,3 +92,18 @@ def test_unwritable_db_path(runner, tmp_path):
         ro.mkdir(mode=0o500)
         path = ro / "x.db"
     _one_line_error(runner.invoke(cli, ["generate", "--db", str(path), "--model", "fake", "hi"]), "x.db")
+
+
+def test_any_typed_error_is_one_line_not_a_traceback(capsys):
+    from localace.cli.common import handle_errors
+    from localace.dialogs.generate import DialogsStalled
+
+    @handle_errors
+    def stalls():
+        raise DialogsStalled("30 dialog slots in a row failed (last: plan: no APIs)")
+
+    with pytest.raises(SystemExit) as exit_info:
+        stalls()
+    assert exit_info.value.code == 1
+    err = capsys.readouterr().err
+    assert "30 dialog slots in a row failed" in err and "Traceback" not in err

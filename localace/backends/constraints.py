@@ -47,14 +47,18 @@ class GuardedProcessor:
             if self._fresh and getattr(self.inner, "ll_matchers", None):
                 # First step after a reset: nothing generated yet, so nothing to consume.
                 self._fresh = False
-                return self.inner.tensor_adapter.squeeze(
+                out = self.inner.tensor_adapter.squeeze(
                     self.inner._bias_logits(input_ids.reshape(1, -1), logits.reshape(1, -1))
                 )
-            self._fresh = False
-            out = self.inner(input_ids, logits)
+            else:
+                self._fresh = False
+                out = self.inner(input_ids, logits)
+            # Checked on every step, the first included: a matcher in error leaves only end-of-sequence open,
+            # which would otherwise end the output at once with no error recorded.
             for m in self.inner.ll_matchers:
                 if m.is_error():
                     self.error = m.get_error() or "matcher error"
+                    return self._only_eos(logits)
             return out
         except Exception as e:  # noqa: BLE001 - must not escape into llama.cpp's callback
             self.error = f"{type(e).__name__}: {e}"
@@ -116,6 +120,15 @@ class ConstraintCache:
         proc = self._processors[key]
         proc.reset()
         return proc
+
+    def discard(self, output: Output) -> None:
+        """Forget a processor whose output broke its constraint: the next call compiles a fresh one.
+
+        A compiled matcher keeps state between calls (reset only rolls tokens back); once it has let one
+        invalid output through we do not trust it again. A long dialog run showed why: after half an
+        hour of use, the user-turn matcher failed every later call until the process was restarted,
+        while the same requests succeeded with a freshly compiled one."""
+        self._processors.pop(output.key(), None)
 
     def _build(self, output: Output) -> Any:
         import llguidance

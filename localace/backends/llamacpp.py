@@ -161,6 +161,8 @@ class LlamaCppBackend:
             value = check_output(output, text, finish)
         except GenerationError as error:
             error.usage = spent
+            if output is not None and isinstance(error, ConstraintViolation):
+                self._constraints.discard(output)
             raise
         return Completion(text=text, value=value, finish_reason=finish, **spent)
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import click
 from rich.console import Console
 
-from localace.errors import GenerationError, UserError
+from localace.errors import GenerationError, LocalaceError, UserError
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -54,6 +54,8 @@ def handle_errors(f: Callable) -> Callable:
             fail(str(e), 2)
         except GenerationError as e:
             fail(f"generation failed ({e.kind}): {e}", 1)
+        except LocalaceError as e:  # e.g. a stage that stalled: a clear line, never a traceback
+            fail(str(e), 1)
         except KeyboardInterrupt:
             err.print("Interrupted; everything committed so far is kept. Run the same command to resume.")
             sys.exit(130)
