@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -144,3 +145,27 @@ def test_batched_scoring_matches_one_token_at_a_time(embedded_model):
             llama.eval([tok])
     assert n == len(tokens) > 15
     assert abs(total - reference) < 1e-2 * max(1.0, abs(reference))
+
+
+def test_sampled_output_does_not_depend_on_what_the_kv_cache_holds(embedded_model):
+    """A resumed run must write what an uninterrupted one would: the same request (temperature > 0, fixed seed)
+    gives the same text whether its prompt is evaluated from scratch, found whole in the cache, partly cached,
+    or restored from a saved state."""
+    from localace.backends import llamacpp
+
+    case = json.loads((Path(__file__).parent / "fixtures" / "kv_divergence_request.json").read_text())
+    messages, sampling = case["messages"], Sampling(**case["sampling"])
+    output = Output.regex(case["pattern"])
+    llama = embedded_model.llama
+    llama.reset()
+    llamacpp._SNAPSHOTS.pop(id(llama), None)
+    llamacpp._CANONICAL.pop(id(llama), None)
+    texts = {"scratch": embedded_model.generate(messages, output=output, sampling=sampling).text}
+    texts["whole prompt cached"] = embedded_model.generate(messages, output=output, sampling=sampling).text
+    embedded_model.generate([messages[0], {"role": "user", "content": "Say hello."}],
+                            output=Output.choice(["hello", "hi"]))
+    texts["shared prefix cached"] = embedded_model.generate(messages, output=output, sampling=sampling).text
+    embedded_model.generate([{"role": "system", "content": "Another agent entirely. " * 60},
+                             {"role": "user", "content": "Say hello."}], output=Output.choice(["hello", "hi"]))
+    texts["restored state"] = embedded_model.generate(messages, output=output, sampling=sampling).text
+    assert len(set(texts.values())) == 1, texts

@@ -19,6 +19,7 @@ CHATML_TEMPLATE = (
 )
 _LOADED: dict[tuple[str, int], Any] = {}  # one llama_cpp.Llama per (file, context) per process
 _SNAPSHOTS: dict[int, KvSnapshots] = {}  # saved KV states per loaded Llama (by id), shared by its backends
+_CANONICAL: dict[int, int] = {}  # per loaded Llama: leading cached tokens that were evaluated in a prompt body
 
 
 def _version(pkg: str) -> str:
@@ -81,11 +82,25 @@ class LlamaCppBackend:
         return self._llama
 
     def _prepare_cache(self, prompt: list[int]) -> int:
-        """Bring the best saved KV state for this prompt in; returns how many prompt tokens it holds."""
+        """Evaluate all but the last prompt token, reusing what the KV cache (or a saved state) holds;
+        returns how many prompt tokens were reused.
+
+        Outputs must not depend on what ran before (a resumed run has to write what an uninterrupted one
+        would): llama.cpp's numbers for a token evaluated alone differ in the last bits from the same token
+        inside a larger batch, and at temperature > 0 that can change a sampled token. So the last prompt
+        token is always evaluated alone, right before sampling, and only tokens that were evaluated as part
+        of a prompt body are ever reused (never generated tokens, never a previous prompt's last token)."""
         llama = self.llama
-        snapshots = _SNAPSHOTS.setdefault(id(llama), KvSnapshots(read_llama_state, write_llama_state))
-        cached = snapshots.prepare(llama, list(llama._input_ids), prompt)
-        return _reusable_prefix(cached, prompt)
+        key = id(llama)
+        canonical = list(llama._input_ids)[: _CANONICAL.get(key, 0)]
+        snapshots = _SNAPSHOTS.setdefault(key, KvSnapshots(read_llama_state, write_llama_state))
+        cached = snapshots.prepare(llama, canonical, prompt)
+        keep = min(common_prefix(cached, prompt), len(prompt) - 1)
+        llama.n_tokens = keep
+        if keep < len(prompt) - 1:
+            llama.eval(prompt[keep:-1])
+        _CANONICAL[key] = len(prompt) - 1
+        return keep
 
     def fingerprint(self) -> dict[str, Any]:
         from localace.hashing import file_sha256
@@ -178,9 +193,8 @@ class LlamaCppBackend:
         tokens = self.tokenize(target)[: max(1, self.n_ctx - len(prefix) - 2)]
         if len(prefix) + 1 >= self.n_ctx or not tokens:
             return 0.0, 0
-        keep = self._prepare_cache(prefix)
-        llama.n_tokens = keep
-        llama.eval(prefix[keep:])
+        self._prepare_cache(prefix)
+        llama.eval(prefix[-1:])
         n_vocab = llama.n_vocab()
         last = np.ctypeslib.as_array(llama._ctx.get_logits_ith(-1), shape=(1, n_vocab))
         total = _log_softmax_sum(last, tokens[:1])
@@ -207,10 +221,3 @@ def _log_softmax_sum(rows: Any, targets: list[int]) -> float:
     top = rows.max(axis=1, keepdims=True)
     log_norm = top[:, 0] + np.log(np.exp(rows - top).sum(axis=1))
     return float((rows[np.arange(len(targets)), targets] - log_norm).sum())
-
-
-def _reusable_prefix(cached: list[int], tokens: list[int]) -> int:
-    """How many prompt tokens llama.cpp will take from its KV cache instead of evaluating."""
-    n = common_prefix(cached, tokens)
-    # llama.cpp re-evaluates the last prompt token when the whole prompt is cached, to get logits.
-    return n - 1 if n == len(tokens) and n > 0 else n
