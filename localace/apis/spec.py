@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from localace.errors import LocalaceError
 from localace.hashing import canonical_json, content_hash
+from localace.string_formats import FORMAT_CHECKER
 
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 1024
@@ -38,7 +39,6 @@ RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _COUNT_KEYWORDS = ("minLength", "maxLength", "minItems", "maxItems")
 _BOUND_PAIRS = (("minimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"))
 VENDOR_PREFIX = "x-"
-_FORMAT_CHECKER = jsonschema.FormatChecker()
 # Validation context for rows our own store wrote: they passed check_definition when inserted, and a 26k-API
 # pool (or 100k dialogs that embed their tools) loads in half the time without checking them again.
 STORED = {"stored_row": True}
@@ -217,7 +217,7 @@ def _check_object(node: Mapping[str, Any], path: str) -> list[str]:
 def _check_default(node: Mapping[str, Any], path: str) -> list[str]:
     try:
         error = jsonschema.exceptions.best_match(
-            jsonschema.Draft202012Validator(node, format_checker=_FORMAT_CHECKER).iter_errors(node["default"])
+            jsonschema.Draft202012Validator(node, format_checker=FORMAT_CHECKER).iter_errors(node["default"])
         )
     except (jsonschema.exceptions.SchemaError, re.error, TypeError, ValueError):
         return []  # a broken sub-schema is reported at its own path

@@ -20,6 +20,7 @@ from jsonschema.exceptions import SchemaError as JsSchemaError
 from jsonschema.exceptions import best_match
 
 from localace.errors import SchemaError
+from localace.string_formats import FORMAT_CHECKER
 
 MAX_STRING = 12  # default upper length of free strings
 MAX_ITEMS = 3  # default upper size of arrays
@@ -76,7 +77,7 @@ class _Sampler:
     def __init__(self, root: dict[str, Any] | bool, rng: random.Random) -> None:
         self.root = root
         self.rng = rng
-        self.validator = Draft202012Validator(root, format_checker=Draft202012Validator.FORMAT_CHECKER)
+        self.validator = Draft202012Validator(root, format_checker=FORMAT_CHECKER)
         self.budget = BUDGET
 
     # -- driver ---------------------------------------------------------------------------------

@@ -69,7 +69,9 @@ def check_schema_supported(schema: Any, path: str = "$") -> None:
 def _validator(schema_json: str):
     from jsonschema import Draft202012Validator
 
-    return Draft202012Validator(json.loads(schema_json), format_checker=Draft202012Validator.FORMAT_CHECKER)
+    from localace.string_formats import FORMAT_CHECKER
+
+    return Draft202012Validator(json.loads(schema_json), format_checker=FORMAT_CHECKER)
 
 
 def schema_errors(schema: dict[str, Any], value: Any) -> list[tuple[str, str, str]]:

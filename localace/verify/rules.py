@@ -10,8 +10,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from localace.apis.spec import ApiSpec, check_definition
 from localace.backends.validation import schema_errors
 from localace.dialogs.model import ACTIONS, KINDS, Dialog, ToolCall, Turn
@@ -42,12 +40,6 @@ _CHAR_RULES: tuple[tuple[re.Pattern[str], Callable[[str], str]], ...] = (
     (re.compile(r"[\u200b-\u200d\u2060\ufeff]{2,}"), lambda hit: f"run of {len(hit)} zero-width characters"),
     (re.compile(r"<[|｜][^\s<>]{0,40}>?"), lambda hit: f"chat-template token {hit!r}"),
 )
-_URI_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:[^\s<>\"{}|\\^`]+")
-# Formats our API schemas allow but jsonschema only checks when an optional package is installed.
-_EXTRA_FORMATS: dict[str, Callable[[str], bool]] = {
-    "uri": lambda value: value.isascii() and bool(_URI_RE.fullmatch(value)),
-}
-_FORMAT_CHECKER = Draft202012Validator.FORMAT_CHECKER
 
 
 @dataclass(frozen=True)
@@ -151,25 +143,8 @@ def _strings(dialog: Dialog) -> Iterator[tuple[int, str, str]]:
             yield from ((i, f"result of {result.name!r} at {p}", v) for p, v in _leaves(result.results, "$"))
 
 
-def _format_gaps(schema: Any, value: Any, path: str) -> Iterator[tuple[str, str, str]]:
-    fmt = schema.get("format") if isinstance(schema, dict) else None
-    check = _EXTRA_FORMATS.get(fmt) if fmt not in _FORMAT_CHECKER.checkers else None
-    if check is not None and isinstance(value, str) and not check(value):
-        yield path, "format", f"{value!r} is not a {fmt!r}"
-    if not isinstance(schema, dict):
-        return
-    if isinstance(value, dict):
-        properties = schema.get("properties", {})
-        for key, child in value.items():
-            yield from _format_gaps(properties.get(key, schema.get("additionalProperties")), child, f"{path}[{key!r}]")
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _format_gaps(schema.get("items"), child, f"{path}[{index}]")
-
-
 def _value_errors(schema: dict[str, Any], value: Any) -> list[tuple[str, str, str]]:
-    """schema_errors plus the formats jsonschema leaves unchecked here."""
-    return schema_errors(schema, value) + list(_format_gaps(schema, value, "$"))
+    return schema_errors(schema, value)
 
 
 @lru_cache(maxsize=8192)
