@@ -13,8 +13,10 @@ HINT_CHAT = "The user is chatting or asking something general; no tool is needed
 HINT_NO_TOOL = "None of the available tools can do what the user asks, so the assistant must not call a tool."
 
 
-def _call_and_summarize(b: DialogBuilder, plan: Plan, targets: list, *, low: int = 1, high: int = 1) -> None:
-    b.assistant(("call",), HINT_CALL, call_apis=plan.offered, low=low, high=high, expect={t.name for t in targets})
+def _call_and_summarize(b: DialogBuilder, plan: Plan, targets: list, *, low: int = 1, high: int = 1,
+                        callable_apis: list | None = None) -> None:
+    apis = plan.offered if callable_apis is None else callable_apis
+    b.assistant(("call",), HINT_CALL, call_apis=apis, low=low, high=high, expect={t.name for t in targets})
     b.assistant(("summarize",), HINT_SUMMARY)
 
 
@@ -57,6 +59,9 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> None:
         b.user("user_single", style=style, api=first, details=details(first), difficulty=difficulty)
         _call_and_summarize(b, plan, [first])
         b.user("user_followup", style=style, api=second, details=details(second))
-        _call_and_summarize(b, plan, [second])
+        # The tool just used stays in the tool list but not in this call's constraint: a small model otherwise
+        # copies the previous call (SmolLM2-135M did in every multi_turn attempt of a 100-dialog run), and the
+        # follow-up asks for something else by construction. The choice among the other tools remains.
+        _call_and_summarize(b, plan, [second], callable_apis=[a for a in plan.offered if a.name != first.name])
     else:
         raise ValueError(f"unknown dialog kind {kind!r}")
