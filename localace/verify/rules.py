@@ -143,10 +143,6 @@ def _strings(dialog: Dialog) -> Iterator[tuple[int, str, str]]:
             yield from ((i, f"result of {result.name!r} at {p}", v) for p, v in _leaves(result.results, "$"))
 
 
-def _value_errors(schema: dict[str, Any], value: Any) -> list[tuple[str, str, str]]:
-    return schema_errors(schema, value)
-
-
 @lru_cache(maxsize=8192)
 def _script(char: str) -> str | None:
     """Script bucket of a letter, from the first word of its Unicode name; None for non-letters."""
@@ -284,7 +280,7 @@ def _unknown_params(s: _Subject) -> Hits:
 @_rule("param_values")
 def _param_values(s: _Subject) -> Hits:
     for i, call, tool in _known_calls(s):
-        for path, keyword, message in _value_errors(tool.parameters, call.arguments):
+        for path, keyword, message in schema_errors(tool.parameters, call.arguments):
             # missing and unknown top-level arguments have their own checks above
             if path == "$" and keyword in ("required", "additionalProperties"):
                 continue
@@ -317,7 +313,7 @@ def _result_schema(s: _Subject) -> Hits:
             tool = s.tools.get(result.name)
             if tool is None:  # unknown or invalid tools are reported by earlier checks
                 continue
-            for path, keyword, message in _value_errors(tool.returns, result.results):
+            for path, keyword, message in schema_errors(tool.returns, result.results):
                 yield i, _clip(f"result of {result.name!r} at {path}: {message} ({keyword})")
 
 
