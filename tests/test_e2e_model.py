@@ -92,7 +92,7 @@ def test_cli_generate_twice_hits_cache(tmp_path):
 def test_saved_kv_states_survive_switching_between_agents(embedded_model):
     """Two agents with different long system prompts take turns; each call of an agent after the first
     restores that agent's saved prefix instead of evaluating it again, and outputs do not change."""
-    from localace.backends.llamacpp import _SNAPSHOTS
+    from localace.backends.llamacpp import _KV
 
     def system(kind: str) -> str:
         tools = [{"name": f"{kind}_{i}", "description": f"The {kind} service number {i}, for items of group {i % 5}.",
@@ -107,7 +107,7 @@ def test_saved_kv_states_survive_switching_between_agents(embedded_model):
                                        output=Output.json(schema), sampling=Sampling(max_tokens=30))
 
     ask("user", "Warm up.")
-    snapshots = _SNAPSHOTS[id(embedded_model.llama)]
+    snapshots = _KV[id(embedded_model.llama)]
     restored = snapshots.restored
     first_a = ask("assistant", "Which tool finds item 4?")
     ask("user", "Which tool finds item 9?")
@@ -158,8 +158,7 @@ def test_sampled_output_does_not_depend_on_what_the_kv_cache_holds(embedded_mode
     output = Output.regex(case["pattern"])
     llama = embedded_model.llama
     llama.reset()
-    llamacpp._SNAPSHOTS.pop(id(llama), None)
-    llamacpp._CANONICAL.pop(id(llama), None)
+    llamacpp._KV.pop(id(llama), None)
     texts = {"scratch": embedded_model.generate(messages, output=output, sampling=sampling).text}
     texts["whole prompt cached"] = embedded_model.generate(messages, output=output, sampling=sampling).text
     embedded_model.generate([messages[0], {"role": "user", "content": "Say hello."}],

@@ -53,6 +53,8 @@ class KvSnapshots:
         self.snapshots: list[Snapshot] = []
         self._clock = 0
         self.saved = self.restored = 0
+        # Leading live-cache tokens that were evaluated inside a prompt body: the only ones safe to reuse.
+        self.reusable = 0
 
     @property
     def bytes_used(self) -> int:

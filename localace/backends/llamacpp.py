@@ -18,8 +18,7 @@ CHATML_TEMPLATE = (
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
 _LOADED: dict[tuple[str, int], Any] = {}  # one llama_cpp.Llama per (file, context) per process
-_SNAPSHOTS: dict[int, KvSnapshots] = {}  # saved KV states per loaded Llama (by id), shared by its backends
-_CANONICAL: dict[int, int] = {}  # per loaded Llama: leading cached tokens that were evaluated in a prompt body
+_KV: dict[int, KvSnapshots] = {}  # per loaded Llama (by id; they live as long as _LOADED): its KV-cache bookkeeping
 
 
 def _version(pkg: str) -> str:
@@ -91,15 +90,13 @@ class LlamaCppBackend:
         token is always evaluated alone, right before sampling, and only tokens that were evaluated as part
         of a prompt body are ever reused (never generated tokens, never a previous prompt's last token)."""
         llama = self.llama
-        key = id(llama)
-        canonical = list(llama._input_ids)[: _CANONICAL.get(key, 0)]
-        snapshots = _SNAPSHOTS.setdefault(key, KvSnapshots(read_llama_state, write_llama_state))
-        cached = snapshots.prepare(llama, canonical, prompt)
+        kv = _KV.setdefault(id(llama), KvSnapshots(read_llama_state, write_llama_state))
+        cached = kv.prepare(llama, list(llama._input_ids)[: kv.reusable], prompt)
         keep = min(common_prefix(cached, prompt), len(prompt) - 1)
         llama.n_tokens = keep
         if keep < len(prompt) - 1:
             llama.eval(prompt[keep:-1])
-        _CANONICAL[key] = len(prompt) - 1
+        kv.reusable = len(prompt) - 1
         return keep
 
     def fingerprint(self) -> dict[str, Any]:
