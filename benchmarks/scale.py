@@ -316,40 +316,41 @@ def operations(db: Path, built: dict[str, Any], n_apis: int, n_dialogs: int, see
         open_store(db).close()
         return 0
 
+    def synthesizer(store: Any) -> Any:
+        stage = prepare_api_stage(store, gen, ApiStageConfig(n=n_apis, seed=seed))  # type: ignore[arg-type]
+        return ApiSynthesizer(gen, store, stage.run.id, stage.tree_id,  # type: ignore[arg-type]
+                              SynthConfig(n=n_apis, seed=seed))
+
+    def dialog_generator(store: Any) -> Any:
+        cfg = DialogConfig(n=n_dialogs, seed=seed)
+        stage = prepare_dialog_stage(store, gen, cfg)  # type: ignore[arg-type]
+        return DialogGenerator(gen, store, stage.run.id, cfg, lambda: stage.pool)  # type: ignore[arg-type]
+
     def resume_apis() -> int:
         store = open_store(db)
-        stage = prepare_api_stage(store, gen, ApiStageConfig(n=n_apis, seed=seed))  # type: ignore[arg-type]
-        synth = ApiSynthesizer(gen, store, stage.run.id, stage.tree_id,  # type: ignore[arg-type]
-                               SynthConfig(n=n_apis, seed=seed))
-        done = item_status(store, stage.run.id, "apis")
+        synth = synthesizer(store)
+        done = item_status(store, synth.run_id, "apis")
         store.close()
         return synth.accepted + len(done)
 
     def continue_apis() -> int:
         # What the first new API of an unfinished run pays on top: every accepted spec parsed for dedup/coverage.
         store = open_store(db)
-        stage = prepare_api_stage(store, gen, ApiStageConfig(n=n_apis, seed=seed))  # type: ignore[arg-type]
-        synth = ApiSynthesizer(gen, store, stage.run.id, stage.tree_id,  # type: ignore[arg-type]
-                               SynthConfig(n=n_apis, seed=seed))
-        n = len(synth.state.accepted)
+        n = len(synthesizer(store).state.accepted)
         store.close()
         return n
 
     def resume_dialogs() -> int:
         store = open_store(db)
-        cfg = DialogConfig(n=n_dialogs, seed=seed)
-        stage = prepare_dialog_stage(store, gen, cfg)  # type: ignore[arg-type]
-        generator = DialogGenerator(gen, store, stage.run.id, cfg, lambda: stage.pool)  # type: ignore[arg-type]
-        done = item_status(store, stage.run.id, DIALOG_STAGE)
+        generator = dialog_generator(store)
+        done = item_status(store, generator.run_id, DIALOG_STAGE)
         store.close()
         return generator.accepted + len(done)
 
     def continue_dialogs() -> int:
         # What the first new dialog pays on top: the API pool parsed for sampling, the run's complexity scores.
         store = open_store(db)
-        cfg = DialogConfig(n=n_dialogs, seed=seed)
-        stage = prepare_dialog_stage(store, gen, cfg)  # type: ignore[arg-type]
-        generator = DialogGenerator(gen, store, stage.run.id, cfg, lambda: stage.pool)  # type: ignore[arg-type]
+        generator = dialog_generator(store)
         n = len(generator.sampler.pool) + sum(len(v) for v in generator.scores.values())
         store.close()
         return n
