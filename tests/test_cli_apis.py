@@ -59,6 +59,7 @@ def test_unknown_type_is_reported_as_skipped(tmp_path):
                                                                                     "description": "When."}}}}}]))
     res = CliRunner().invoke(cli, ["apis", "import", "--db", str(tmp_path / "x.db"), str(bad)])
     assert "skipped" in res.stdout and "datetime" in res.stdout
+    assert res.exit_code == 2 and "none of its 1 API definitions" in res.stderr  # nothing usable: not a success
 
 
 def _count(db):

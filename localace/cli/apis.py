@@ -17,7 +17,7 @@ from localace.apis.stage import ApiStageConfig, prepare_api_stage
 from localace.apis.synth import coverage, insert_api
 from localace.apis.text_norm import norm_key
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, existing_store, err, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.runs import rejection_counts
@@ -115,6 +115,9 @@ def import_cmd(db_path: str, file: str) -> None:
               + (f", {result.duplicates} duplicates in the file" if result.duplicates else ""))
     for s in skipped:
         out.print(f"  skipped {s.name or '#' + str(s.index)}: {s.reason}")
+    if skipped and not result.apis:
+        # Nothing in the file was usable: a script must be able to tell this from a successful import.
+        fail(f"{file}: none of its {len(skipped)} API definitions could be imported (reasons above)", 2)
 
 
 def _rows(store: Store, domain: str | None) -> list[tuple]:
