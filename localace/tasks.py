@@ -1,0 +1,77 @@
+"""Model calls as data: a task is a generator that yields requests and receives their results.
+
+A piece of work that needs the model (one dialog, one API, one judged dialog, one eval entry) is
+written top to bottom as a generator:
+
+    completion = yield Request(messages, output=..., sampling=...)        # one call
+    results = yield [Request(...), Request(...), Request(...)]           # calls that may run together
+
+A single request's failure is raised inside the generator at the `yield` (a GenerationError, as if
+the call had been made directly); a list of requests gets back a list whose items are each a
+Completion or a GenerationError (votes count failures, they do not stop). What the generator returns
+is the task's result.
+
+Who runs the requests is not the task's business: `run_task` serves them one at a time; a
+scheduler can drive many tasks at once and decode their requests together, without any change to
+the tasks (every request is still hashed and cached on its own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar, Union
+
+from localace.backends.base import Completion, Message, Output, Sampling
+from localace.errors import GenerationError
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Request:
+    """One model call: generate a completion, or score `target` as the assistant's reply (log-likelihood)."""
+
+    messages: list[Message]
+    output: Output | None = None
+    sampling: Sampling = field(default_factory=Sampling)
+    template_hash: str = ""
+    op: Literal["generate", "score"] = "generate"
+    target: str | None = None  # op == "score" only
+
+
+Result = Union[Completion, GenerationError, tuple[float, int]]
+Yielded = Union[Request, list[Request]]
+Task = Generator[Yielded, Any, R]
+
+
+def serve(gen: Any, request: Request) -> Result:
+    """Run one request on a CachedBackend-like object; a generation failure is returned, not raised."""
+    try:
+        if request.op == "score":
+            return gen.score(request.messages, request.target or "", template_hash=request.template_hash or "score")
+        return gen.generate(request.messages, output=request.output, sampling=request.sampling,
+                            template_hash=request.template_hash)
+    except GenerationError as error:
+        return error
+
+
+def run_task(task: Task[R], gen: Any) -> R:
+    """Drive one task to its end, one request at a time (the deterministic, unbatched path)."""
+    reply: Any = None
+    throw: GenerationError | None = None
+    while True:
+        try:
+            step = task.throw(throw) if throw is not None else task.send(reply)
+        except StopIteration as stop:
+            return stop.value
+        throw = None
+        if isinstance(step, Request):
+            result = serve(gen, step)
+            if isinstance(result, GenerationError):
+                reply, throw = None, result
+            else:
+                reply = result
+        else:
+            reply = [serve(gen, r) for r in step]
+
