@@ -9,6 +9,7 @@ from typing import Any
 from localace.apis.spec import STORED, ApiSpec, param_types
 from localace.dialogs.model import KINDS, Dialog
 from localace.errors import UserError
+from localace.quality import QualityTally, api_name_figures
 from localace.report import run_report
 from localace.store.db import Store
 
@@ -177,6 +178,17 @@ def _examples(store: Store, pickers: dict[str, _ExamplePicker]) -> list[dict]:
     return out
 
 
+def _api_stats_odd(store: Store, api_run: str | None) -> dict[str, Any]:
+    rows = store.conn.execute("SELECT name FROM apis" + (" WHERE run_id=?" if api_run else ""),
+                              (api_run,) if api_run else ())
+    return api_name_figures([r[0] for r in rows])
+
+
+def _rejected(store: Store, run_id: str | None, stage: str, check: str) -> int:
+    sql = "SELECT COUNT(*) FROM rejections WHERE stage=? AND check_name=?" + (" AND run_id=?" if run_id else "")
+    return store.conn.execute(sql, (stage, check, run_id) if run_id else (stage, check)).fetchone()[0]
+
+
 def collect_report(store: Store, run_id: str | None = None, *, kept_examples: int = 3,
                    rejected_examples: int = 2) -> dict[str, Any]:
     """All numbers (and a few example dialogs) for the dataset report, as plain data."""
@@ -186,11 +198,17 @@ def collect_report(store: Store, run_id: str | None = None, *, kept_examples: in
     sql = "SELECT id, kind, status, complexity, rejected_at, data_json FROM dialogs" + (
         " WHERE run_id=?" if dialog_run else "")
     tally = _DialogTally()
+    # Quality is measured on what a user exports: the kept dialogs, or every dialog before verification.
+    quality = {"kept": QualityTally(), "all": QualityTally()}
     pickers = {"kept": _ExamplePicker(kept_examples), "rejected": _ExamplePicker(rejected_examples)}
     for dialog_id, kind, status, complexity, rejected_at, data in store.conn.execute(
             sql + " ORDER BY run_id, seq, id", (dialog_run,) if dialog_run else ()):
         # Plain JSON is enough for the counts; only the few example dialogs are parsed into models.
-        tally.add(kind, status, complexity, json.loads(data)["turns"])
+        row = json.loads(data)
+        tally.add(kind, status, complexity, row["turns"])
+        quality["all"].add(row)
+        if status == "kept":
+            quality["kept"].add(row)
         if status in pickers:
             pickers[status].offer(kind, (dialog_id, data, rejected_at))
     if stored is not None:
@@ -203,6 +221,10 @@ def collect_report(store: Store, run_id: str | None = None, *, kept_examples: in
         "scope": scope,
         "apis": _api_stats(store, scope["api_run"]),
         "dialogs": tally.result(),
+        "quality": {**(quality["kept"] if quality["kept"].dialogs else quality["all"]).result(),
+                    "scope": "kept dialogs" if quality["kept"].dialogs else "all dialogs (none kept yet)",
+                    "odd_api_names": _api_stats_odd(store, scope["api_run"]),
+                    "example_leaks_rejected": _rejected(store, scope["api_run"], "apis", "example_leak")},
         "funnels": funnels,
         "funnel_source": source,
         "examples": _examples(store, pickers),

@@ -5,9 +5,13 @@ import random
 
 import pytest
 
+from localace.apis.spec import ApiSpec
 from localace.apis.synth import builtin_examples
 from localace.backends.fake import FakeBackend
 from localace.dialogs.agents import DialogBuilder, DialogRejected, vote_key
+from localace.dialogs.plans import PlannedCall
+from localace.dialogs.statements import statements
+from localace.tasks import run_task
 from localace.dialogs.complexity import Band, learner_view, mean_loss
 from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, parse_mix, schedule
 from localace.dialogs.model import KINDS
@@ -19,13 +23,22 @@ from localace.store.db import utcnow
 from localace.verify.rules import check_dialog
 
 WEATHER, FLIGHTS, ORDER, WORKOUT = builtin_examples()
+# The next step after create_order: its order_id feeds this call (a pool needs such pairs for `dependent`).
+ORDER_STATUS = ApiSpec(name="get_order_status", description="Get the delivery status of a shop order.",
+                       domain=["E-commerce", "Track an order"],
+                       parameters={"type": "object", "required": ["order_id"], "properties": {
+                           "order_id": {"type": "string", "description": "Id of the order."}}},
+                       returns={"type": "object", "required": ["status"], "properties": {
+                           "status": {"type": "string", "enum": ["pending", "shipped", "delivered"],
+                                      "description": "Delivery status."}}})
+POOL = [*builtin_examples(), ORDER_STATUS]
 
 
 def seed_apis(store, apis=None):
     from localace.apis.text_norm import norm_key
 
     with store.transaction():
-        for spec in apis or builtin_examples():
+        for spec in apis or POOL:
             store.db["apis"].insert({"id": spec.id, "run_id": None, "name": spec.name, "top_domain": spec.domain[0],
                                      "data_json": spec.model_dump_json(), "created_at": utcnow(),
                                      "norm_key": norm_key(spec.name), "source": spec.source})
@@ -55,7 +68,9 @@ def test_every_kind_generates_dialogs_that_pass_the_rule_checks(store, kind):
     assert len(dialogs) == 3 and {d.kind for d in dialogs} == {kind}
     for d in dialogs:
         assert check_dialog(d) == [], (kind, check_dialog(d))
-        assert d.complexity is not None and d.meta["consistency"]["steps"] >= 1
+        assert d.complexity is not None
+        if kind not in ("irrelevance", "non_tool"):
+            assert d.meta["consistency"]["steps"] >= 1  # every call step was reproduced by the assistant's samples
         stored_api_ids = {r[0] for r in store.conn.execute("SELECT api_id FROM dialog_apis WHERE dialog_id=?", (d.id,))}
         assert stored_api_ids == set(d.api_ids)
     if kind in ("irrelevance", "non_tool"):
@@ -70,46 +85,73 @@ def _builder(script, k=3):
     import tempfile, os
 
     store = open_store(os.path.join(tempfile.mkdtemp(), "v.db"))
-    return DialogBuilder(CachedBackend(fake, store), [WEATHER, FLIGHTS], ["t"], k=k), fake
+    return DialogBuilder([WEATHER, FLIGHTS], ["t"], k=k), CachedBackend(fake, store), fake
 
 
 def _call(city):
     return {"calls": [{"name": "get_current_weather", "arguments": {"city": city}}]}
 
 
-def test_self_consistency_keeps_the_majority_call():
-    thought = {"thought": "The user wants the weather.", "action": "call"}
-    b, fake = _builder([thought, _call("Lisbon"), _call("Porto"), _call("lisbon "),
-                        {"temperature": 20.5, "condition": "sunny", "humidity": 40}])
-    turn = b.assistant(("call",), "hint", call_apis=[WEATHER], expect={"get_current_weather"})
-    assert turn.tool_calls[0].arguments == {"city": "Lisbon"}  # 'lisbon ' counts as the same value
-    assert b.stats.agreed_first == 1 and b.turns[-1].role == "tool"
+LISBON = PlannedCall(WEATHER, {"city": "Lisbon"})
+RESULT = {"temperature": 20.5, "condition": "sunny", "humidity": 40}
 
 
-def test_self_consistency_regenerates_then_drops():
-    thought = {"thought": "The user wants the weather.", "action": "call"}
-    b, _ = _builder([thought, _call("A"), _call("B"), _call("C"), thought, _call("D"), _call("E"), _call("F")])
+def _call_requests(fake):
+    return [c for c in fake.calls if c.output is not None and c.output.kind == "json"
+            and "calls" in c.output.json_schema["properties"]]
+
+
+def test_roundtrip_stops_as_soon_as_the_majority_reproduces_the_plan():
+    b, gen, fake = _builder([_call("lisbon "), _call("Lisbon"), RESULT])
+    turn = run_task(b.call([LISBON], "thought"), gen)
+    assert turn.tool_calls[0].arguments == {"city": "Lisbon"}  # the plan's value; 'lisbon ' counts as the same
+    assert len(_call_requests(fake)) == 2  # k=3: two agreeing samples are a majority, the third is never drawn
+    assert b.stats.agreed_first == 1 and b.turns[-1].role == "tool" and not b.preference_pairs
+
+
+def test_roundtrip_draws_more_only_while_a_majority_is_possible_and_keeps_the_loser():
+    from localace.dialogs.model import Turn
+
+    b, gen, fake = _builder([_call("Lisbon"), _call("Porto"), _call("Lisbon"), RESULT])
+    b.turns.append(Turn(role="user", content="I was in Porto yesterday; what's the weather in Lisbon?"))
+    run_task(b.call([LISBON], "thought"), gen)
+    assert len(_call_requests(fake)) == 3 and b.stats.regenerated == 1
+    pair = b.preference_pairs[0]
+    assert pair["turn"] == 1 and pair["disagreement"] == "different_arguments"  # Porto was said, for another reason
+    assert pair["rejected"]["tool_calls"] == [{"name": "get_current_weather", "arguments": {"city": "Porto"}}]
+    b, gen, _ = _builder([_call("Faro"), _call("Lisbon"), _call("Lisbon"), RESULT])
+    b.turns.append(Turn(role="user", content="What's the weather in Lisbon?"))
+    run_task(b.call([LISBON], "thought"), gen)
+    assert b.preference_pairs[0]["disagreement"] == "ungrounded_arguments"  # nobody said Faro
+
+
+def test_roundtrip_rejects_when_the_majority_cannot_be_reached():
+    b, gen, fake = _builder([_call("Porto"), _call("Faro")])
     with pytest.raises(DialogRejected) as e:
-        b.assistant(("call",), "hint", call_apis=[WEATHER])
-    assert e.value.check == "self_consistency" and b.stats.dropped == 1 and not b.turns
-
-    b, _ = _builder([thought, _call("A"), _call("B"), _call("C"), thought, _call("D"), _call("D"), _call("F"),
-                     {"temperature": 1.0, "condition": "fog", "humidity": 90}])
-    b.assistant(("call",), "hint", call_apis=[WEATHER])
-    assert b.stats.regenerated == 1 and b.turns[0].tool_calls[0].arguments == {"city": "D"}
+        run_task(b.call([LISBON], "thought"), gen)
+    assert e.value.check == "roundtrip" and b.stats.dropped == 1 and not b.turns
+    assert len(_call_requests(fake)) == 2  # two misses of three: a majority is out of reach, stop
 
 
-def test_vote_on_actions_and_wrong_tool():
-    votes = [{"thought": "No tool fits.", "action": "refuse_no_tool"}, {"thought": "Chat.", "action": "answer"},
-             {"thought": "No tool fits here.", "action": "refuse_no_tool"}, "Sorry, I cannot do that with my tools."]
-    b, _ = _builder(votes)
-    turn = b.assistant(("refuse_no_tool", "answer"), "hint")
-    assert turn.action == "refuse_no_tool" and turn.content.startswith("Sorry")
-    thought = {"thought": "Flights.", "action": "call"}
-    b, _ = _builder([thought] + [_call("X")] * 3)
-    with pytest.raises(DialogRejected, match="needs"):
-        b.assistant(("call",), "hint", call_apis=[WEATHER, FLIGHTS], expect={"search_flights"})
+def test_wrong_tool_is_labelled_and_votes_compare_canonical_values():
+    flights = {"calls": [{"name": "search_flights", "arguments": {"origin": "LIS", "destination": "OPO",
+                                                                  "date": "2026-05-01"}}]}
+    b, gen, _ = _builder([flights, _call("Lisbon"), _call("Lisbon"), RESULT])
+    run_task(b.call([LISBON], "thought"), gen)
+    assert b.preference_pairs[0]["disagreement"] == "wrong_tool"
     assert vote_key("call", [{"name": "a", "arguments": {"x": 1.0}}]) == vote_key("call", [{"name": "a", "arguments": {"x": 1}}])
+
+
+def test_user_turn_must_state_the_values_and_speak_as_the_user():
+    state = statements(LISBON)
+    b, gen, fake = _builder(["I'd like the weather in Porto please.", "Hi, what is the weather in Lisbon today?"])
+    assert run_task(b.user("user_request", state, goal="get the weather"), gen).endswith("Lisbon today?")
+    forced = fake.calls[1].output.pattern
+    assert "Lisbon" in forced  # the second attempt is constrained to contain the value
+    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "I am here to help with Lisbon weather."])
+    with pytest.raises(DialogRejected) as e:
+        run_task(b.user("user_request", state, goal="get the weather"), gen)
+    assert e.value.check == "user_voice" and not b.turns
 
 
 def test_interrupted_generation_matches_uninterrupted(tmp_path):
@@ -174,7 +216,7 @@ def test_mix_parsing_and_schedule():
 
 
 def test_plans_offer_related_apis_and_distractors():
-    sampler = PlanSampler(builtin_examples())
+    sampler = PlanSampler(POOL)
     rng = random.Random(1)
     for kind in KINDS:
         plan = sampler.sample(kind, rng)

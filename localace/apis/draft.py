@@ -17,9 +17,10 @@ API_NAME = "^[a-z][a-z0-9]*(_[a-z0-9]+){1,4}$"
 SENTENCE = "^[A-Z][^\\n\"\\\\]{8,150}$"
 
 
-def field_schema(types: list[str] = DRAFT_TYPES, *, with_required: bool = False) -> dict[str, Any]:
+def field_schema(types: list[str] = DRAFT_TYPES, *, with_required: bool = False,
+                 name_pattern: str = IDENT) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "name": {"type": "string", "pattern": IDENT, "maxLength": 32},
+        "name": {"type": "string", "pattern": name_pattern, "maxLength": 32},
         "type": {"type": "string", "enum": types},
         "description": {"type": "string", "pattern": SENTENCE},
     }
@@ -28,25 +29,28 @@ def field_schema(types: list[str] = DRAFT_TYPES, *, with_required: bool = False)
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
-def fields_schema(key: str, low: int, high: int, types: list[str] = DRAFT_TYPES) -> dict[str, Any]:
+def fields_schema(key: str, low: int, high: int, types: list[str] = DRAFT_TYPES,
+                  name_pattern: str = IDENT) -> dict[str, Any]:
     return {"type": "object", "properties": {key: {"type": "array", "minItems": low, "maxItems": high,
-                                                   "items": field_schema(types)}},
+                                                   "items": field_schema(types, name_pattern=name_pattern)}},
             "required": [key], "additionalProperties": False}
 
 
-DRAFT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    # Description first: the name then summarizes what the model just wrote, instead of being
-    # copied from the example.
-    "properties": {
-        "description": {"type": "string", "pattern": SENTENCE},
-        "name": {"type": "string", "pattern": API_NAME, "maxLength": 48},
-        "parameters": {"type": "array", "minItems": 1, "maxItems": 4, "items": field_schema(with_required=True)},
-        "returns": {"type": "array", "minItems": 1, "maxItems": 4, "items": field_schema()},
-    },
-    "required": ["description", "name", "parameters", "returns"],
-    "additionalProperties": False,
-}
+def draft_schema(name_pattern: str = API_NAME, param_pattern: str = IDENT, return_pattern: str = IDENT) -> dict[str, Any]:
+    """The draft an API is written in; the name patterns narrow it to the functionality's own words."""
+    # No description: it is the functionality's own phrase, given in the prompt (see synth).
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "pattern": name_pattern, "maxLength": 48},
+            "parameters": {"type": "array", "minItems": 1, "maxItems": 4,
+                           "items": field_schema(with_required=True, name_pattern=param_pattern)},
+            "returns": {"type": "array", "minItems": 1, "maxItems": 4,
+                        "items": field_schema(name_pattern=return_pattern)},
+        },
+        "required": ["name", "parameters", "returns"],
+        "additionalProperties": False,
+    }
 
 
 class DraftError(ValueError):

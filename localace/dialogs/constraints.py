@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from localace.apis.spec import ApiSpec, strip_vendor_keys
@@ -16,6 +17,28 @@ _TEXT_CHAR = r"[^\x00-\x1f\x7f<>|{}\ufffd]"  # no control characters, template m
 # At least two words (a space after the first few characters), ending like a sentence.
 USER_TEXT = Output.regex(rf"[A-Za-z0-9\"'(]{_TEXT_CHAR}{{1,60}} {_TEXT_CHAR}{{4,220}}[.?!]")
 ASSISTANT_TEXT = Output.regex(rf"[A-Za-z0-9\"'(]{_TEXT_CHAR}{{1,60}} {_TEXT_CHAR}{{4,320}}[.?!]")
+# A user message opens the way people open a request to an assistant, which leaves no room for the
+# narration a small model drifts into ("The user wants ...") at the very start.
+USER_OPENERS = ("I", "I'm", "I'd", "I need", "I want", "Can you", "Could you", "Please", "Hi", "Hello", "Hey",
+                "What", "Which", "How", "When", "Where", "Is", "Are", "Do", "Find", "Show", "Get", "Check", "Book",
+                "Help", "My", "We", "Tell", "Thanks", "Thank you", "Good morning", "Quick question")
+_OPENER = "(?:" + "|".join(re.escape(o) for o in sorted(USER_OPENERS, key=len, reverse=True)) + ")"
+USER_REQUEST = Output.regex(rf"{_OPENER}[ ,!]{_TEXT_CHAR}{{8,260}}[.?!]")
+
+
+def user_request_with(literals: list[str]) -> Output:
+    """A user message that must contain each literal, in order, with free text around them; a literal always
+    stands apart from its neighbours (a space, bracket or quote before it, a separator or the end after it),
+    so "24.3" and "67.4" cannot run together into one unreadable number."""
+    if not literals:
+        return USER_REQUEST
+    gap = f"{_TEXT_CHAR}{{0,70}}"
+    before, after = "[ (\"']", "[ ,;:)\"']"
+    parts = [f"{gap}{before}{re.escape(lit)}" for lit in literals]
+    body = after.join(parts)
+    return Output.regex(rf"{_OPENER}[ ,!]{body}(?:{after}{gap})?[.?!]")
+
+
 THOUGHT = {"type": "string", "pattern": "^[A-Z][^\\x00-\\x1f<>|]{5,200}$"}
 
 
@@ -39,29 +62,46 @@ def bounded(schema: Any, max_chars: int) -> Any:
     return out
 
 
-def call_item(api: ApiSpec) -> dict[str, Any]:
+def call_item(api: ApiSpec, only: list[str] | None = None) -> dict[str, Any]:
+    """One call of `api`; `only` narrows the arguments to exactly these parameters (the plan's)."""
+    params = strip_vendor_keys(api.parameters)
+    if only is not None:
+        props = params.get("properties", {})
+        params = {**params, "properties": {n: props[n] for n in only if n in props}, "required": list(only)}
     return {
         "type": "object",
-        "properties": {"name": {"const": api.name},
-                       "arguments": bounded(strip_vendor_keys(api.parameters), MAX_ARG_CHARS)},
+        "properties": {"name": {"const": api.name}, "arguments": bounded(params, MAX_ARG_CHARS)},
         "required": ["name", "arguments"],
         "additionalProperties": False,
     }
 
 
-def calls_output(apis: list[ApiSpec], low: int = 1, high: int = 1) -> Output:
-    """Tool calls that are schema-valid by construction: name from the offered list, typed arguments."""
-    items = call_item(apis[0]) if len(apis) == 1 else {"anyOf": [call_item(a) for a in apis]}
+def calls_output(apis: list[ApiSpec], low: int = 1, high: int = 1, *, only: dict[str, list[str]] | None = None,
+                 expected: list[dict[str, Any]] | None = None) -> Output:
+    """Tool calls that are schema-valid by construction: name from the offered list, typed arguments.
+
+    only: per API name, the parameters its call must have (the blueprint's), so that a sample is judged on
+    the values it read from the conversation, not on which optional knobs it happened to add."""
+    only = only or {}
+    items = [call_item(a, only.get(a.name)) for a in apis]
     return Output.json({
         "type": "object",
-        "properties": {"calls": {"type": "array", "minItems": low, "maxItems": high, "items": items}},
+        "properties": {"calls": {"type": "array", "minItems": low, "maxItems": high,
+                                 "items": items[0] if len(items) == 1 else {"anyOf": items}}},
         "required": ["calls"],
         "additionalProperties": False,
-    })
+    }, expected=None if expected is None else {"calls": expected})
 
 
-def result_output(api: ApiSpec) -> Output:
-    return Output.json(bounded(strip_vendor_keys(api.returns), MAX_RESULT_CHARS))
+def result_output(api: ApiSpec, fixed: dict[str, Any] | None = None) -> Output:
+    """A tool result under the API's return schema; `fixed` top-level fields are set to the given values
+    (a field named like an argument echoes it; a dependent call's feeding field carries the planned value)."""
+    schema = bounded(strip_vendor_keys(api.returns), MAX_RESULT_CHARS)
+    props = schema.get("properties")
+    if fixed and isinstance(props, dict):
+        schema["properties"] = {n: ({"const": fixed[n]} if n in fixed else s) for n, s in props.items()}
+        schema["required"] = list(dict.fromkeys([*schema.get("required", []), *(n for n in fixed if n in props)]))
+    return Output.json(schema)
 
 
 def decision_output(actions: tuple[str, ...]) -> Output:
