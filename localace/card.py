@@ -177,8 +177,8 @@ def card_data(store: Store, summary: ExportSummary, *, run_id: str | None = None
                                                        else None),
         "language": ["en"],
         "task_categories": ["text-generation"],
-        "tags": ["synthetic", "function-calling", "tool-use", "localace", summary.fmt]
-                + (["dpo", "preference"] if preference else []),
+        "tags": list(dict.fromkeys(["synthetic", "function-calling", "tool-use", "localace", summary.fmt]
+                                   + (["dpo", "preference"] if preference else []))),
         "size_category": size_category(summary.rows),
         "files": files,
         "format": {"name": summary.fmt, "description": FORMAT_NOTES.get(summary.fmt, "")},

@@ -187,7 +187,9 @@ def test_cli_exports_pairs_with_a_card_and_stats_count_them(tmp_path: Path) -> N
     assert [r["disagreement"] for r in rows] == ["wrong_tool", "ungrounded_arguments", "other",
                                                  "called_when_should_not"]
     card = (out.parent / "README.md").read_text(encoding="utf-8")
-    assert "DPOTrainer" in card and "| wrong_tool | 1 |" in card and "- dpo" in card
+    assert "DPOTrainer" in card and "| wrong_tool | 1 |" in card
+    tags = [line.strip() for line in card.split("\ntags:\n")[1].split("\nsize_categories:")[0].splitlines()]
+    assert tags.count("- dpo") == 1 and "- preference" in tags
 
     stats = json.loads(runner.invoke(cli, ["stats", "--db", str(db), "--json"]).stdout)["preference_pairs"]
     assert stats["kept"]["total"] == 4 and stats["all"]["total"] == 6
