@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from localace.apis.spec import ApiSpec
@@ -100,13 +102,34 @@ def test_read_pairs_drops_unusable_entries_with_reasons() -> None:
         {"turn": 3, "rejected": {"role": "assistant", "content": "  "}, "disagreement": "other"},
         {"turn": 3, "rejected": {"role": "user", "content": "hi"}, "disagreement": "other"},
         {"turn": 1, "rejected": {"role": "assistant", "content": "x"}, "disagreement": "vibes"},
+        {"turn": "3", "rejected": {"role": "assistant", "content": "x"}, "disagreement": "other"},
         "not a pair",
     ]}})
     pairs, dropped = read_pairs(broken)
     assert len(pairs) == 3
     assert dropped == ["turn_out_of_range", "chosen_not_assistant", "rejected_equals_chosen", "rejected_empty",
-                       "rejected_not_assistant", "malformed_pair (disagreement)", "malformed_pair"]
+                       "rejected_not_assistant", "malformed_pair (disagreement)", "malformed_pair (turn)",
+                       "malformed_pair"]
     assert read_pairs(unvoted()) == ([], [])
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-3, 9) | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=6)
+ENTRY = st.fixed_dictionaries({"turn": st.integers(-2, 6) | JSON,
+                               "rejected": st.fixed_dictionaries({"role": st.sampled_from(["assistant", "user", 3]),
+                                                                  "content": st.none() | st.text(max_size=8)}) | JSON,
+                               "disagreement": st.sampled_from([*DISAGREEMENTS, "nope"]) | JSON}) | JSON
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(ENTRY, max_size=5))
+def test_read_pairs_accounts_for_every_stored_entry(entries: list[Any]) -> None:
+    """Whatever a generator stored, reading never raises and every entry is either a pair or a reason."""
+    stored = single_call().model_copy(update={"meta": {META_KEY: entries}})
+    pairs, dropped = read_pairs(stored)
+    assert len(pairs) + len(dropped) == len(entries)
+    assert all(0 <= p.turn < len(stored.turns) and stored.turns[p.turn].role == "assistant" for p in pairs)
 
 
 # ---------------------------------------------------------------- rows

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, StrictInt, ValidationError
 
 from localace.dialogs.model import Dialog, Turn
 
@@ -26,7 +26,7 @@ class PreferencePair(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    turn: int
+    turn: StrictInt  # "3" or true is a writer's bug, not an index
     rejected: Turn
     disagreement: Disagreement
 
