@@ -12,6 +12,7 @@ from rich.table import Table
 
 from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
+from localace.card import card_data, render_card, write_card
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.dialogs import parse_band
 from localace.cli.progress import progress
@@ -19,7 +20,6 @@ from localace.dialogs.generate import iter_dialogs, parse_mix
 from localace.dialogs.model import KINDS
 from localace.errors import UserError
 from localace.formats.registry import EXPORT_FORMATS
-from localace.card import card_data, render_card, write_card
 from localace.formats.write import write_export
 from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
 from localace.stats import collect_stats
