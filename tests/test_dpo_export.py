@@ -257,3 +257,6 @@ def test_datasets_loads_the_dpo_export_with_trl_keys(tmp_path: Path) -> None:
         assert row["chosen"] != row["rejected"]
     original = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["chosen"] for r in loaded] == [r["chosen"] for r in original]  # nothing padded or reshaped
+    # Loading the folder reads the card's `configs`, as the Hub does after `huggingface-cli upload`.
+    by_card = datasets.load_dataset(str(tmp_path))
+    assert list(by_card) == ["train"] and by_card["train"]["id"] == loaded["id"]
