@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from localace.dialogs.preferences import DISAGREEMENTS, META_KEY
 from localace.store.db import Store
 
 _CALL_TOTALS = (
@@ -37,6 +38,26 @@ def _runs(store: Store) -> list[dict[str, Any]]:
              "report": json.loads(r[4]) if r[4] else None} for r in rows]
 
 
+_PAIRS_BY_STATUS = (
+    # json_each in SQLite: no dialog is parsed in Python, so counting stays cheap on 100k dialogs.
+    "SELECT d.status, json_extract(p.value, '$.disagreement'), COUNT(*)"
+    f" FROM dialogs d, json_each(d.data_json, '$.meta.{META_KEY}') p"
+    f" WHERE json_type(d.data_json, '$.meta.{META_KEY}') = 'array' GROUP BY 1, 2"
+)
+
+
+def preference_pair_counts(store: Store) -> dict[str, dict[str, Any]]:
+    """Stored preference pairs by kind of disagreement: in kept dialogs (what export writes by default) and in all."""
+    counts = {scope: {"total": 0, "by_disagreement": dict.fromkeys(DISAGREEMENTS, 0)} for scope in ("kept", "all")}
+    for status, disagreement, n in store.conn.execute(_PAIRS_BY_STATUS):
+        label = disagreement if isinstance(disagreement, str) else "(malformed)"
+        for scope in ("kept", "all") if status == "kept" else ("all",):
+            counts[scope]["total"] += n
+            by_kind = counts[scope]["by_disagreement"]
+            by_kind[label] = by_kind.get(label, 0) + n
+    return counts
+
+
 def collect_stats(store: Store) -> dict[str, Any]:
     last = store.conn.execute("SELECT id, command, started_at FROM sessions ORDER BY id DESC LIMIT 1").fetchone()
     return {
@@ -49,6 +70,7 @@ def collect_stats(store: Store) -> dict[str, Any]:
         "calls": _calls(store),
         "runs": _runs(store),
         "dialog_status": dict(store.conn.execute("SELECT status, COUNT(*) FROM dialogs GROUP BY status").fetchall()),
+        "preference_pairs": preference_pair_counts(store),
         "last_session": None if last is None else {
             "id": last[0], "command": last[1], "started_at": last[2],
             **_calls(store, "session_id=?", (last[0],)),

@@ -653,7 +653,7 @@ def test_unknown_formats() -> None:
     with pytest.raises(UnknownFormatError):
         import_rows([], "bfcl")
     assert get_format("hermes") is hermes
-    assert set(FORMATS) == {"toolace", "openai", "sharegpt", "hermes", "xlam", "bfcl"}
+    assert set(FORMATS) == {"toolace", "openai", "sharegpt", "hermes", "xlam", "bfcl", "dpo"}
 
 
 def test_datasets_loads_exported_jsonl(tmp_path) -> None:

@@ -6,11 +6,14 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from localace.apis.spec import ApiSpec, InvalidApiSpecError
 from localace.apis.tool_formats import ToolFormatError, from_bfcl, from_openai, from_toolace
 from localace.errors import UserError
+
+if TYPE_CHECKING:
+    from localace.store.db import Store
 
 Candidate = tuple[str, Any]  # (format name, raw tool entry)
 
@@ -38,6 +41,21 @@ class ImportResult:
     apis: list[ApiSpec] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     duplicates: int = 0
+    _ids: set[str] = field(default_factory=set, repr=False)
+    _first_by_name: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
+
+    def add(self, index: int, spec: ApiSpec) -> None:
+        """Keep spec, unless the same definition was kept (a duplicate) or another one has its name (skipped)."""
+        if spec.id in self._ids:
+            self.duplicates += 1
+        elif spec.name in self._first_by_name:
+            other_index, other_id = self._first_by_name[spec.name]
+            reason = f"name collision with entry {other_index} (id {other_id}), a different definition"
+            self.skipped.append(Skipped(index, spec.name, reason))
+        else:
+            self._ids.add(spec.id)
+            self._first_by_name[spec.name] = (index, spec.id)
+            self.apis.append(spec)
 
 
 def _convert_openai(raw: Any) -> ApiSpec:
@@ -160,24 +178,13 @@ def import_tools(text: str, *, filename: str = "") -> ImportResult:
         raise ImportFormatError(f"{label}: no recognizable tool definitions found")
     formats = list(dict.fromkeys(fmt for fmt, _ in candidates))
     result = ImportResult(format="+".join(formats))
-    first_by_id: set[str] = set()
-    first_by_name: dict[str, tuple[int, str]] = {}
     for index, (fmt, raw) in enumerate(candidates):
         try:
             spec = _CONVERTERS[fmt](raw)
         except (InvalidApiSpecError, ToolFormatError) as err:
             result.skipped.append(Skipped(index, _entry_name(raw), "; ".join(err.reasons)))
             continue
-        if spec.id in first_by_id:
-            result.duplicates += 1
-        elif spec.name in first_by_name:
-            other_index, other_id = first_by_name[spec.name]
-            reason = f"name collision with entry {other_index} (id {other_id}), a different definition"
-            result.skipped.append(Skipped(index, spec.name, reason))
-        else:
-            first_by_id.add(spec.id)
-            first_by_name[spec.name] = (index, spec.id)
-            result.apis.append(spec)
+        result.add(index, spec)
     return result
 
 
@@ -190,3 +197,25 @@ def import_file(path: Path) -> ImportResult:
     except OSError as err:
         raise ImportFormatError(f"{path}: cannot read ({err.strerror or err})") from None
     return import_tools(text, filename=str(path))
+
+
+def save_imported(store: Store, apis: list[ApiSpec]) -> tuple[int, list[Skipped]]:
+    """Insert imported APIs; one already stored is a no-op (so importing twice is idempotent), a different
+    definition under a stored name is skipped. Returns (added, skipped)."""
+    # Imported here: the format readers use this module's parsing and need none of the synthesis machinery.
+    from localace.apis.synth import insert_api
+    from localace.apis.text_norm import norm_key
+
+    added, skipped = 0, []
+    with store.transaction():
+        for spec in apis:
+            row = store.conn.execute("SELECT id, name FROM apis WHERE norm_key=? OR id=?",
+                                     (norm_key(spec.name), spec.id)).fetchone()
+            if row and row[0] == spec.id:
+                continue
+            if row:
+                skipped.append(Skipped(-1, spec.name, f"name collision with existing API {row[1]}"))
+                continue
+            insert_api(store, spec)
+            added += 1
+    return added, skipped

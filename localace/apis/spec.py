@@ -336,7 +336,10 @@ class ApiSpec(BaseModel):
     returns: dict[str, Any]
     parent_id: str | None = None
     operator: str | None = None
-    source: str = Field(default="synth", pattern=r"^(synth|import:[a-z0-9_+-]+)$")
+    # mcp:<server name as the server reports it> for tools listed by an MCP server.
+    source: str = Field(default="synth", pattern=r"^(synth|import:[a-z0-9_+-]+|mcp:[^\x00-\x1f\x7f]{1,64})$")
+    # What the source says about the tool beyond the definition (MCP: title, annotations), kept as given; not hashed.
+    meta: dict[str, Any] | None = None
 
     def __init__(self, /, **data: Any) -> None:
         try:
@@ -371,7 +374,10 @@ class ApiSpec(BaseModel):
         if reasons:
             raise InvalidApiSpecError(reasons)
         # Own copies of the schemas, so later edits to the caller's dicts cannot change the id.
-        return {**data, "parameters": copy.deepcopy(data["parameters"]), "returns": copy.deepcopy(data["returns"])}
+        copied = {**data, "parameters": copy.deepcopy(data["parameters"]), "returns": copy.deepcopy(data["returns"])}
+        if data.get("meta") is not None:
+            copied["meta"] = copy.deepcopy(data["meta"])
+        return copied
 
     def definition(self) -> dict[str, Any]:
         """The hashed part: name, description, parameters and returns (copies)."""

@@ -11,11 +11,11 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from localace.apis.importers import Skipped, import_file
+from localace.apis.importers import import_file, save_imported
+from localace.apis.mcp_import import DEFAULT_TIMEOUT, import_listing, list_server_tools, parse_command
 from localace.apis.spec import STORED, ApiSpec
 from localace.apis.stage import ApiStageConfig, prepare_api_stage
-from localace.apis.synth import coverage, insert_api
-from localace.apis.text_norm import norm_key
+from localace.apis.synth import coverage
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
@@ -91,33 +91,37 @@ def synth_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, do
 
 @apis_group.command("import")
 @db_option
-@click.argument("file")
+@click.argument("file", required=False)
+@click.option("--mcp", "mcp_command", default=None, metavar='"COMMAND [ARGS...]"',
+              help="List the tools of a local MCP server started with this command (stdio); tools are never called.")
+@click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,
+              help="Seconds the MCP server has to start and list its tools.")
 @handle_errors
-def import_cmd(db_path: str, file: str) -> None:
-    """Import tools (OpenAI tools, BFCL functions, ToolACE rows/system prompts, JSON-Schema lists)."""
-    if not Path(file).is_file():
-        raise UserError(f"file not found: {file}")
-    result = import_file(Path(file))
-    store = open_store(db_path)
-    added, skipped = 0, list(result.skipped)
-    with store.transaction():
-        for spec in result.apis:
-            row = store.conn.execute("SELECT id, name FROM apis WHERE norm_key=? OR id=?",
-                                     (norm_key(spec.name), spec.id)).fetchone()
-            if row and row[0] == spec.id:
-                continue  # already imported: importing twice is a no-op
-            if row:
-                skipped.append(Skipped(-1, spec.name, f"name collision with existing API {row[1]}"))
-                continue
-            insert_api(store, spec)
-            added += 1
-    out.print(f"{file}: format {result.format}; {added} APIs imported, {len(skipped)} skipped"
-              + (f", {result.duplicates} duplicates in the file" if result.duplicates else ""))
+def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout: float) -> None:
+    """Import tools from a file (OpenAI tools, BFCL functions, ToolACE rows/system prompts, JSON-Schema lists)
+    or from a local MCP server (--mcp)."""
+    if (file is None) == (mcp_command is None):
+        raise UserError("give either a FILE to import or --mcp \"COMMAND [ARGS...]\" (not both)")
+    if mcp_command is not None:
+        listing = list_server_tools(parse_command(mcp_command), timeout=timeout)
+        result, label = import_listing(listing), f"MCP server {listing.server_name or mcp_command}"
+    else:
+        if not Path(file).is_file():
+            raise UserError(f"file not found: {file}")
+        result, label = import_file(Path(file)), file
+    added, skipped = save_imported(open_store(db_path), result.apis)
+    skipped = result.skipped + skipped
+    # markup=False: names and reasons quote the source's text, which may hold [brackets].
+    out.print(f"{label}: format {result.format}; {added} APIs imported, {len(skipped)} skipped"
+              + (f", {result.duplicates} duplicates in the {'listing' if mcp_command else 'file'}"
+                 if result.duplicates else ""), markup=False)
     for s in skipped:
-        out.print(f"  skipped {s.name or '#' + str(s.index)}: {s.reason}")
+        out.print(f"  skipped {s.name or '#' + str(s.index)}: {s.reason}", markup=False)
     if skipped and not result.apis:
-        # Nothing in the file was usable: a script must be able to tell this from a successful import.
-        fail(f"{file}: none of its {len(skipped)} API definitions could be imported (reasons above)", 2)
+        # Nothing was usable: a script must be able to tell this from a successful import.
+        fail(f"{label}: none of its {len(skipped)} API definitions could be imported (reasons above)", 2)
+    if mcp_command is not None and not result.apis and not skipped:
+        fail(f"{label} lists no tools", 2)
 
 
 def _rows(store: Store, domain: str | None) -> list[tuple]:

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from localace.errors import GenerationError, LocalaceError, UserError
 
@@ -39,7 +40,8 @@ def ctx_option(f: Callable) -> Callable:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # Escaped: a message quoting user text or a command ("pip install 'localace[mcp]'") is not rich markup.
+    err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -132,6 +132,19 @@ def quality_table(quality: dict) -> Table:
     return table
 
 
+def _pairs_table(pairs: dict) -> None:
+    if not pairs["all"]["total"]:
+        out.print("preference pairs (export --format dpo): none stored")
+        return
+    table = Table(title="preference pairs (export --format dpo)")
+    for col in ("disagreement", "in kept dialogs", "in all dialogs"):
+        table.add_column(col, justify="left" if col == "disagreement" else "right")
+    for label, n in pairs["all"]["by_disagreement"].items():
+        table.add_row(label, str(pairs["kept"]["by_disagreement"].get(label, 0)), str(n))
+    table.add_row("total", str(pairs["kept"]["total"]), str(pairs["all"]["total"]))
+    out.print(table)
+
+
 @click.command("stats")
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -164,6 +177,7 @@ def stats_cmd(db_path: str, as_json: bool) -> None:
         for funnel in latest["report"]["funnels"]:
             out.print(funnel_table(funnel))
     _distribution_tables(store)
+    _pairs_table(stats["preference_pairs"])
     counts = Table(title="records")
     counts.add_column("table")
     counts.add_column("rows", justify="right")

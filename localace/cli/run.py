@@ -12,6 +12,7 @@ from rich.table import Table
 
 from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
+from localace.card import card_data, render_card, write_card
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.dialogs import parse_band
 from localace.cli.progress import progress
@@ -63,7 +64,7 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--no-judges", is_flag=True, help="Same as --judges off.")
 @click.option("--judge-model", default=None, help="GGUF for the judges (default: the generation model).")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True, help="Majority over N verdicts.")
-@click.option("--out", "out_path", default=None, help="Write the kept dialogs to this JSON Lines file.")
+@click.option("--out", "out_path", default=None, help="Write the kept dialogs to this JSON Lines file, with a dataset card (README.md) beside it.")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="openai", show_default=True)
 @click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
 @handle_errors
@@ -103,10 +104,7 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
     out.print(f"{report['kept_dialogs']} dialogs kept. This session: {calls['model_calls']} model calls, "
                       f"{calls['cache_hits']} cache hits, KV-cache reuse {calls['kv_reuse_ratio']:.0%}.")
     if out_path:
-        summary = write_export(iter_dialogs(store, report["dialog_run"], status="kept"), fmt, out_path, seed=seed)
-        skipped = sum(summary.not_applicable.values())
-        out.print(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"
-                          + (f"; {skipped} dialogs do not fit {fmt}: {summary.not_applicable}" if skipped else ""))
+        export_dataset(store, fmt, out_path, run_id=report["dialog_run"], status="kept", seed=seed)
 
 
 def _drive(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str, judge_gen: CachedBackend | None) -> dict:
@@ -154,27 +152,45 @@ def _drive(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str, judge_
 @click.command("export")
 @db_option
 @click.option("--format", "fmt", type=FORMAT_CHOICE, required=True)
-@click.option("--out", "out_path", required=True, help="Output JSON Lines file (bfcl also writes FILE.answers.jsonl).")
+@click.option("--out", "out_path", required=True,
+              help="Output JSON Lines file (bfcl also writes FILE.answers.jsonl); README.md goes beside it.")
 @click.option("--only-kept/--all", default=True, show_default=True, help="Only dialogs that passed verification.")
 @click.option("--kinds", default=None, help="Comma-separated dialog kinds to include.")
 @click.option("--run", "run_id", default=None, help="Dialog run id (default: every run in the db).")
 @click.option("--tool-mix", default=None, help="Tool-list styles in the system prompt, e.g. json=0.5,yaml=0.2,xml=0.15,markdown=0.15.")
+@click.option("--license", "license_id", default=None,
+              help="Licence id for the dataset card (default: the generating model's licence, else unknown).")
 @seed_option
 @handle_errors
 def export_cmd(db_path: str, fmt: str, out_path: str, only_kept: bool, kinds: str | None, run_id: str | None,
-               tool_mix: str | None, seed: int) -> None:
-    """Export dialogs in a trainer's format."""
+               tool_mix: str | None, license_id: str | None, seed: int) -> None:
+    """Export dialogs in a trainer's format (dpo: preference pairs), with a dataset card (README.md) beside them."""
     store = existing_store(db_path)
     wanted = tuple(k.strip() for k in kinds.split(",")) if kinds else ()
     if unknown := [k for k in wanted if k not in KINDS]:
         raise UserError(f"unknown dialog kind(s) {', '.join(unknown)} (kinds: {', '.join(KINDS)})")
-    dialogs = iter_dialogs(store, run_id, status="kept" if only_kept else None, kinds=wanted)
     mix = _parse_tool_mix(tool_mix) if tool_mix else None
-    summary = write_export(dialogs, fmt, out_path, seed=seed, tool_mix=mix)
+    export_dataset(store, fmt, out_path, run_id=run_id, status="kept" if only_kept else None, kinds=wanted, seed=seed,
+                   tool_mix=mix, license=license_id)
+
+
+def export_dataset(store: Store, fmt: str, out_path: str, *, run_id: str | None, status: str | None,
+                   kinds: tuple[str, ...] = (), seed: int = 0, tool_mix: dict[str, float] | None = None,
+                   license: str | None = None) -> None:
+    """Write the data file and its dataset card, and say what was written (export and run --out)."""
+    summary = write_export(iter_dialogs(store, run_id, status=status, kinds=kinds), fmt, out_path, seed=seed,
+                           tool_mix=tool_mix)
+    data = card_data(store, summary, run_id=run_id, status=status, kinds=kinds, seed=seed, tool_mix=tool_mix,
+                     license=license)
+    card = write_card(summary.path, render_card(data))
     click.echo(f"wrote {summary.rows} rows ({fmt}) to {summary.path}"
-               + "".join(f"; also {p}" for p in summary.extra_files))
+               + "".join(f"; also {p}" for p in summary.extra_files) + f"; dataset card {card.path}")
+    if card.note:
+        click.echo(f"  {card.note}")
     for reason, n in summary.not_applicable.items():
         click.echo(f"  {n} dialogs skipped: {reason}")
+    for reason, n in summary.dropped.items():
+        click.echo(f"  {n} preference pairs dropped: {reason}")
 
 
 def _parse_tool_mix(text: str) -> dict[str, float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,9 +102,9 @@ def load_pool(store: Store) -> list[ApiSpec]:
         return [ApiSpec.from_stored(*r) for r in store.conn.execute("SELECT id, data_json FROM apis ORDER BY id")]
 
 
-def iter_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
-                 kinds: tuple[str, ...] = ()) -> Iterator[Dialog]:
-    """Dialogs in (run, slot) order, optionally of one run, one status and some kinds, parsed one at a time."""
+def dialog_filter(run_id: str | None = None, status: str | None = None,
+                  kinds: Sequence[str] = ()) -> tuple[str, list[str]]:
+    """(" WHERE ..." or "", parameters) selecting dialogs of one run, one status and some kinds."""
     where, params = [], []
     for clause, value in (("run_id=?", run_id), ("status=?", status)):
         if value is not None:
@@ -113,7 +113,14 @@ def iter_dialogs(store: Store, run_id: str | None = None, *, status: str | None 
     if kinds:
         where.append(f"kind IN ({','.join('?' * len(kinds))})")
         params += list(kinds)
-    sql = "SELECT data_json FROM dialogs" + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY run_id, seq"
+    return (f" WHERE {' AND '.join(where)}" if where else ""), params
+
+
+def iter_dialogs(store: Store, run_id: str | None = None, *, status: str | None = None,
+                 kinds: tuple[str, ...] = ()) -> Iterator[Dialog]:
+    """Dialogs in (run, slot) order, optionally of one run, one status and some kinds, parsed one at a time."""
+    where, params = dialog_filter(run_id, status, kinds)
+    sql = "SELECT data_json FROM dialogs" + where + " ORDER BY run_id, seq"
     # A cursor of its own, so a 100k-dialog export holds one dialog in memory, not all of them.
     for (data,) in store.conn.execute(sql, params):
         yield Dialog.model_validate_json(data, context=STORED)

@@ -57,17 +57,20 @@ def _block(tag: str, payload: Any) -> str:
     return f"<{tag}>\n{dumps(payload)}\n</{tag}>"
 
 
+def message(turn: Turn) -> dict[str, str]:
+    """One turn as a chat message: calls in <tool_call> blocks, results in <tool_response> blocks."""
+    if turn.role == "tool":
+        blocks = [_block("tool_response", {"name": r.name, "content": r.results}) for r in turn.tool_results or []]
+        return {"role": "tool", "content": "\n".join(blocks)}
+    if turn.role == "assistant" and turn.tool_calls is not None:
+        blocks = [_block("tool_call", {"name": c.name, "arguments": c.arguments}) for c in turn.tool_calls]
+        return {"role": "assistant", "content": "\n".join([turn.content or "", *blocks]).lstrip("\n")}
+    return {"role": turn.role, "content": turn.content or ""}
+
+
 def export_row(dialog: Dialog, *, rng: random.Random | None = None, tool_style: str = "json") -> dict[str, Any]:
     messages = [{"role": "system", "content": system_prompt(dialog.tools, tool_style, rng)}]
-    for turn in dialog.turns:
-        if turn.role == "tool":
-            blocks = [_block("tool_response", {"name": r.name, "content": r.results}) for r in turn.tool_results or []]
-            messages.append({"role": "tool", "content": "\n".join(blocks)})
-        elif turn.role == "assistant" and turn.tool_calls is not None:
-            blocks = [_block("tool_call", {"name": c.name, "arguments": c.arguments}) for c in turn.tool_calls]
-            messages.append({"role": "assistant", "content": "\n".join([turn.content or "", *blocks]).lstrip("\n")})
-        else:
-            messages.append({"role": turn.role, "content": turn.content or ""})
+    messages += [message(turn) for turn in dialog.turns]
     row: dict[str, Any] = {"messages": messages}
     if tool_style != "json":
         row[TOOLS_JSON_KEY] = tools_json(dialog.tools)

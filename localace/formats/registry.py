@@ -11,7 +11,7 @@ from typing import Any
 
 from localace.dialogs.model import Dialog
 from localace.errors import LocalaceError, UserError
-from localace.formats import bfcl, hermes, openai, sharegpt, toolace, xlam
+from localace.formats import bfcl, dpo, hermes, openai, sharegpt, toolace, xlam
 from localace.formats.common import FormatError, FormatNotApplicable
 from localace.formats.tool_render import pick_style
 
@@ -28,9 +28,11 @@ __all__ = [
     "import_rows",
 ]
 
-# Every module has export_row(dialog, *, rng, tool_style); all but bfcl also have import_row(row).
+# Every module has export_row(dialog, *, rng, tool_style) -> row, or export_rows(...) -> (rows, dropped reasons)
+# when one dialog gives several rows (dpo: one per preference pair); those with import_row(row) can be read back.
 FORMATS: dict[str, ModuleType] = {
     "toolace": toolace, "openai": openai, "sharegpt": sharegpt, "hermes": hermes, "xlam": xlam, "bfcl": bfcl,
+    "dpo": dpo,
 }  # fmt: skip
 EXPORT_FORMATS = tuple(FORMATS)
 IMPORT_FORMATS = tuple(name for name, module in FORMATS.items() if hasattr(module, "import_row"))
@@ -54,26 +56,46 @@ def row_rng(seed: int, dialog: Dialog) -> random.Random:
 
 
 class ExportRun(Iterator[Any]):
-    """Rows (bfcl: (entry, answer) pairs) in dialog order; dialogs that do not fit are counted."""
+    """Rows (bfcl: (entry, answer) pairs) in dialog order; dialogs that do not fit are counted, as are the kinds,
+    domains and row labels of what was written (for the dataset card)."""
 
     def __init__(self, dialogs: Iterable[Dialog], fmt: str, seed: int, tool_mix: Mapping[str, float] | None) -> None:
         self.fmt = fmt
-        self.exported = 0
+        self.exported = 0  # rows
+        self.dialogs = 0  # dialogs read
         self.not_applicable: Counter[str] = Counter()  # reason -> dialogs skipped
+        self.dropped: Counter[str] = Counter()  # reason -> parts of exported dialogs left out (dpo: pairs)
+        self.kinds: Counter[str] = Counter()  # of the dialogs that gave rows
+        self.domains: Counter[str] = Counter()
+        self.row_labels: Counter[str] = Counter()  # dpo: rows per kind of disagreement
         self._module = get_format(fmt)
         self._rows = self._generate(dialogs, seed, tool_mix)
 
+    def _convert(self, dialog: Dialog, rng: random.Random, style: str) -> list[Any]:
+        if hasattr(self._module, "export_rows"):
+            rows, dropped = self._module.export_rows(dialog, rng=rng, tool_style=style)
+            self.dropped.update(dropped)
+            return rows
+        return [self._module.export_row(dialog, rng=rng, tool_style=style)]
+
     def _generate(self, dialogs: Iterable[Dialog], seed: int, tool_mix: Mapping[str, float] | None) -> Iterator[Any]:
+        label = getattr(self._module, "row_label", None)
         for dialog in dialogs:
+            self.dialogs += 1
             rng = row_rng(seed, dialog)
             style = pick_style(rng, tool_mix) if tool_mix else "json"
             try:
-                row = self._module.export_row(dialog, rng=rng, tool_style=style)
+                rows = self._convert(dialog, rng, style)
             except FormatNotApplicable as error:
                 self.not_applicable[error.reason] += 1
                 continue
-            self.exported += 1
-            yield row
+            self.kinds[dialog.kind] += 1
+            self.domains.update(dict.fromkeys(dialog.domains, 1))
+            for row in rows:
+                self.exported += 1
+                if label is not None:
+                    self.row_labels[label(row)] += 1
+                yield row
 
     def __next__(self) -> Any:
         return next(self._rows)

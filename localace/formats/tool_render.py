@@ -125,8 +125,13 @@ def _yaml_lines(value: Any, depth: int) -> list[str]:
     return lines
 
 
+def yaml_text(value: Any) -> str:
+    """Block-style YAML for JSON-like data (readable by YAML 1.1 and 1.2 parsers); no PyYAML needed."""
+    return "\n".join(_yaml_lines(value, 0))
+
+
 def _yaml(tools: list[dict[str, Any]]) -> str:
-    return "\n".join(_yaml_lines(tools, 0))
+    return yaml_text(tools)
 
 
 # ---------------------------------------------------------------- XML

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from localace.dialogs.model import Dialog
 from localace.errors import UserError
-from localace.formats.registry import export_rows
+from localace.formats.registry import export_rows, get_format
 
 
 @dataclass
@@ -19,6 +19,12 @@ class ExportSummary:
     rows: int
     not_applicable: dict[str, int] = field(default_factory=dict)
     extra_files: list[Path] = field(default_factory=list)
+    fmt: str = ""
+    dialogs: int = 0  # dialogs read, whether or not they gave rows
+    dropped: dict[str, int] = field(default_factory=dict)
+    kinds: dict[str, int] = field(default_factory=dict)
+    domains: dict[str, int] = field(default_factory=dict)
+    row_labels: dict[str, int] = field(default_factory=dict)
 
 
 def _dump(row: object) -> str:
@@ -80,6 +86,14 @@ def write_export(dialogs: Iterable[Dialog], fmt: str, path: str | Path, *, seed:
         for f in files:
             f.discard()
         raise
+    no_rows = getattr(get_format(fmt), "NO_ROWS", None)
+    if no_rows and not run.exported:
+        # A format whose rows exist only for some dialogs (dpo): an empty file would pass for a dataset.
+        for f in files:
+            f.discard()
+        raise UserError(no_rows.format(dialogs=run.dialogs))
     for f in files:
         f.commit()
-    return ExportSummary(path, run.exported, dict(run.not_applicable), [f.path for f in files[1:]])
+    return ExportSummary(path, run.exported, dict(run.not_applicable), [f.path for f in files[1:]], fmt=fmt,
+                         dialogs=run.dialogs, dropped=dict(run.dropped), kinds=dict(run.kinds),
+                         domains=dict(run.domains), row_labels=dict(run.row_labels))
