@@ -13,7 +13,7 @@ from localace.dialogs.plans import PlannedCall
 from localace.dialogs.statements import statements
 from localace.tasks import run_task
 from localace.dialogs.complexity import Band, learner_view, mean_loss
-from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, parse_mix, schedule
+from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, iter_dialogs, parse_mix, schedule
 from localace.dialogs.model import KINDS
 from localace.dialogs.plans import PlanSampler
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
@@ -267,3 +267,24 @@ def test_resuming_a_finished_run_parses_no_api(store, request):
     request.getfixturevalue("refuse_stored_api_parsing")
     _, gen = generate(store, 6)
     assert gen.misses == 0 and len(rows(store, run_id)) == 6
+
+
+def test_samples_that_lost_the_vote_become_preference_pairs_for_dpo_export(store, tmp_path):
+    from localace.dialogs.model import Dialog
+    from localace.dialogs.preferences import read_pairs
+    from localace.formats.write import write_export
+
+    seed_apis(store)
+    # A model that reproduces the plan on 60% of its samples: some steps need a third sample, and the loser is kept.
+    run_id, _ = generate(store, 12, mix={"single": 1, "multiple": 1, "parallel": 1}, fake=FakeBackend(consistency=0.6))
+    dialogs = [Dialog.model_validate_json(r[3]) for r in rows(store, run_id)]
+    pairs = [p for d in dialogs for p in read_pairs(d)[0]]
+    assert pairs and all(not read_pairs(d)[1] for d in dialogs)  # every stored pair is usable
+    for d in dialogs:
+        for p in read_pairs(d)[0]:
+            chosen = d.turns[p.turn]
+            assert chosen.tool_calls and p.rejected.tool_calls != chosen.tool_calls
+    with store.transaction():
+        store.conn.execute("UPDATE dialogs SET status='kept'")
+    summary = write_export(iter_dialogs(store, run_id, status="kept"), "dpo", tmp_path / "dpo.jsonl")
+    assert summary.rows == len(pairs)

@@ -16,6 +16,7 @@ from localace.backends.base import Output, Sampling
 from localace.dialogs import constraints as C
 from localace.dialogs.model import ToolCall, ToolResult, Turn
 from localace.dialogs.plans import Link, PlannedCall
+from localace.dialogs.preferences import pair_record
 from localace.dialogs.statements import Statement, unstated
 from localace.dialogs.transcript import agent_messages
 from localace.dialogs.values import _valid
@@ -183,11 +184,10 @@ class DialogBuilder:
         else:
             self.stats.regenerated += 1
         turn = Turn(role="assistant", tool_calls=[ToolCall(**c) for c in expected], action="call", thought=thought)
-        for calls in losers[:1]:
-            self.preference_pairs.append({
-                "turn": len(self.turns), "disagreement": disagreement(calls, expected, self.turns, self.tools),
-                "rejected": Turn(role="assistant", tool_calls=[ToolCall(**c) for c in calls], action="call")
-                .model_dump(mode="json", exclude_none=True)})
+        for calls in losers[:1]:  # one pair per step: the first sample that lost
+            rejected = Turn(role="assistant", tool_calls=[ToolCall(**c) for c in calls], action="call")
+            self.preference_pairs.append(pair_record(len(self.turns), rejected,
+                                                     disagreement(calls, expected, self.turns, self.tools)))
         self.turns.append(turn)
         yield from self._tool_results(planned, link)
         return turn
