@@ -76,7 +76,7 @@ def test_growing_n_extends_the_same_run(store):
 def test_duplicates_are_rejected_with_reason(store, tmp_path):
     # A model that always writes the same API: the first is kept, the rest are counted duplicates.
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "weather.md").write_text("# Weather\n\n- Get the weather for a city right now, with its temp\n")
+    (tmp_path / "docs" / "weather.md").write_text("# Weather\n\n- Get the weather for a city, with its temp\n")
     draft = {"name": "get_city_weather",
              "parameters": [{"name": "city", "type": "string", "description": "City name here.", "required": True}],
              "returns": [{"name": "temp", "type": "number", "description": "Temperature now."}]}

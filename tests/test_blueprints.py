@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from localace.apis.naming import Vocab, example_leaks, is_odd_name, odd_name_reason
+from localace.apis.naming import Vocab, example_leaks, field_candidates, field_type, is_odd_name, odd_name_reason
 from localace.apis.spec import ApiSpec
 from localace.apis.synth import builtin_examples
 from localace.backends.schema_sample import sample_instance
@@ -23,7 +23,7 @@ WEATHER = builtin_examples()[0]
 
 
 def test_vocabulary_constraint_allows_the_functionality_words_and_nothing_of_the_example():
-    vocab = Vocab(["Get live status of a flight by carrier code, number and date", "Flights"])
+    vocab = Vocab(["Get live status of a flight by carrier code, number and date"], ["Flights"])
     name, param = re.compile(vocab.name_pattern()), re.compile(vocab.param_pattern())
     assert name.fullmatch("get_flight_status") and name.fullmatch("track_live_flight_status")
     for bad in ("https_api_1_2_3", "get_current_weather", "flight_status", "get", "get_a_b_c_d_e"):
@@ -31,6 +31,28 @@ def test_vocabulary_constraint_allows_the_functionality_words_and_nothing_of_the
     assert param.fullmatch("carrier_code") and param.fullmatch("flight_number") and param.fullmatch("date")
     for bad in ("temperature", "humidity", "param_1", "include_air_quality"):
         assert not param.fullmatch(bad), bad
+
+
+@pytest.mark.parametrize(("functionality", "params", "returns"), [
+    ("Get live status of a flight by carrier code, number and date",
+     ["flight", "flight_id", "carrier_code", "flight_number", "date"], ["status"]),
+    ("Convert an address into geographic coordinates", ["address"], ["latitude", "longitude"]),
+    ("List events in a date range for a calendar", ["start_date", "end_date", "calendar", "calendar_id"], ["events"]),
+    ("Add, update or remove items in a shopping cart", ["items", "shopping_cart"], []),
+    ("Translate text from a source language to a target language", ["text", "source_language", "target_language"],
+     ["translated_text"]),
+])
+def test_field_names_come_from_what_the_functionality_gives_and_gets(functionality, params, returns):
+    assert field_candidates([functionality]) == (params, returns)
+
+
+@pytest.mark.parametrize(("name", "schema"), [
+    ("start_date", {"type": "string", "format": "date"}), ("max_results", {"type": "integer"}),
+    ("flight_id", {"type": "string"}), ("latitude", {"type": "number"}), ("include_details", {"type": "boolean"}),
+    ("flight_number", None), ("events", None),
+])
+def test_names_that_settle_their_type(name, schema):
+    assert field_type(name) == schema
 
 
 @pytest.mark.parametrize(("name", "odd"), [

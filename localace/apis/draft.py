@@ -59,6 +59,8 @@ class DraftError(ValueError):
 
 def field_to_schema(field: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": field["type"], "description": field["description"]}
+    if field.get("format"):
+        schema["format"] = field["format"]
     if field["type"] == "array":
         schema["items"] = {"type": "string"}
     return schema
@@ -85,12 +87,24 @@ def object_from_fields(fields: list[dict[str, Any]], description: str | None = N
     return schema
 
 
+def typed_by_name(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fields whose name settles their type get that type (`start_date` a date string, `max_results` an
+    integer), whatever a small model picked."""
+    from localace.apis.naming import field_type
+
+    out = []
+    for f in fields:
+        known = field_type(f["name"])
+        out.append({**f, **known} if known else f)
+    return out
+
+
 def draft_to_spec(draft: dict[str, Any], domain: list[str]) -> ApiSpec:
     """Raises DraftError or InvalidApiSpecError with the reason."""
-    params = draft["parameters"]
+    params = typed_by_name(draft["parameters"])
     required = [p["name"] for p in params if p.get("required")] or [params[0]["name"]]
     parameters = object_from_fields(params, required=required)
-    returns = object_from_fields(draft["returns"])
+    returns = object_from_fields(typed_by_name(draft["returns"]))
     return ApiSpec(name=draft["name"], description=draft["description"], domain=domain,
                    parameters=parameters, returns=returns)
 

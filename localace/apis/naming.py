@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from localace.apis.spec import ApiSpec
 from localace.apis.text_norm import stem
@@ -188,15 +189,113 @@ def functionality_roles(functionality: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(inputs)), list(dict.fromkeys(outputs))
 
 
-class Vocab:
-    """The words one API slot may build names from.
+_GENERIC_TAIL = frozenset({"number", "code", "id", "name", "type", "status", "level"})
+# Nouns that are values, not things with an id of their own.
+_NOT_ENTITIES = _GENERIC_TAIL | frozenset("date time text mode skill region language address amount price season "
+                                          "location city country currency query keyword duration distance".split())
+_RESULT_OF_VERB = {"translate": "translated", "convert": "converted", "summarize": "summarized",
+                   "generate": "generated", "calculate": "calculated", "estimate": "estimated"}
+_FIELD_STOP = _STOP | {"several", "given", "selected", "specific", "certain", "new", "current", "live", "possible",
+                       "multiple", "various", "other", "its", "their", "own", "free", "s"}
+PARAM_KNOBS = ("limit", "page", "sort_by", "start_date", "end_date", "language", "units", "include_details",
+               "max_results", "query")
+RESULT_FIELDS = ("id", "status", "total", "results", "message", "updated_at", "url", "name", "description")
 
-    Parameters are named from what the functionality says the caller gives (plus a few generic knobs),
-    returned fields from what it says comes back; the document's words may name returned fields. Verbs name
-    the API, never a field: a parameter called `convert_address` is the API's name again."""
+
+def _phrases(text: str) -> tuple[str | None, list[tuple[str | None, list[str]]]]:
+    """(verb, [(preposition or None, words of one noun phrase)]) of a functionality phrase."""
+    tokens = re.findall(r"[a-z]+|[,;]", text.lower())
+    if not tokens:
+        return None, []
+    verb, out = tokens[0], []
+    prep: str | None = None
+    current: list[str] = []
+    for tok in tokens[1:]:
+        if tok in _PREPOSITIONS or tok in (",", ";", "and", "or"):
+            if current:
+                out.append((prep, current))
+            current = []
+            if tok in _PREPOSITIONS:
+                prep = tok
+            continue
+        # "Add, update or remove items": verbs before the first noun are more of the verb, later ones are nouns
+        # ("the shipment of an order").
+        if tok in VERBS and prep is None and not out and not current:
+            continue
+        if tok not in _FIELD_STOP and len(tok) > 1:
+            current.append(tok)
+    if current:
+        out.append((prep, current))
+    return verb, out
+
+
+def field_candidates(functionalities: Iterable[str]) -> tuple[list[str], list[str]]:
+    """Whole parameter and return-field names a functionality implies, in order.
+
+    "Get live status of a flight by carrier code, number and date" → parameters flight, flight_id,
+    carrier_code, flight_number, date; returns status. Names a generic noun after the thing it belongs to
+    (`flight_number`), offers `<entity>_id` for a single entity, splits a date range into its two ends."""
+    params: list[str] = []
+    results: list[str] = []
+    for text in functionalities:
+        verb, phrases = _phrases(text)
+        entity: str | None = None
+        object_words: list[str] = []
+        returned_before = len(results)
+        for prep, words in phrases:
+            words = words[-3:]
+            if len(words) == 1 and words[0] in _GENERIC_TAIL and entity:
+                names = [f"{entity}_{words[0]}"]
+            elif words[-1] == "range" and len(words) > 1:
+                names = [f"start_{words[0]}", f"end_{words[0]}"]
+            elif words == ["coordinates"] or words[-1] == "coordinates":
+                names = ["latitude", "longitude"]
+            else:
+                names = ["_".join(words)]
+                if len(words) == 1 and not words[0].endswith("s") and words[0] not in _NOT_ENTITIES:
+                    names.append(f"{words[0]}_id")
+                    entity = words[0]
+            gives = prep is not None and prep != "into" or (prep is None and verb in _GIVES_OBJECT)
+            (params if gives else results).extend(names)
+            if gives and prep is None:
+                object_words = object_words or words
+        if len(results) == returned_before and object_words and verb in _RESULT_OF_VERB:
+            results.append(f"{_RESULT_OF_VERB[verb]}_{object_words[-1]}")  # "Translate text" gives translated_text
+    return list(dict.fromkeys(params)), list(dict.fromkeys(results))
+
+
+def field_type(name: str) -> dict[str, Any] | None:
+    """The JSON type a field's name makes certain (`start_date` is a date string, `max_results` an integer), or None."""
+    parts = name.split("_")
+    last = parts[-1]
+    if last in ("date", "day", "birthday") or name in ("date",):
+        return {"type": "string", "format": "date"}
+    if last == "at" or last in ("time", "datetime", "timestamp"):
+        return {"type": "string"}
+    if last in ("id", "code", "name", "title", "description", "text", "url", "email", "query", "language", "units",
+                "message", "status", "by"):
+        return {"type": "string"}
+    if last in ("count", "limit", "page", "quantity", "year", "results", "total", "number") and parts[0] in (
+            "max", "min", "page", "limit", "total", "count", "year", "quantity", "number") or name in (
+            "limit", "page", "total", "count", "quantity", "year"):
+        return {"type": "integer"}
+    if last in ("price", "amount", "rate", "latitude", "longitude", "score", "percent", "distance", "yield"):
+        return {"type": "number"}
+    if parts[0] in ("include", "is", "has", "only"):
+        return {"type": "boolean"}
+    return None
+
+
+class Vocab:
+    """The names one API slot may use: whole field names its functionality implies, plus generic knobs.
+
+    A small model given words composes `text_to_text` or `units_include`; given whole names it can only choose
+    among fields that belong to the functionality (or a few knobs any API may have)."""
 
     def __init__(self, functionalities: Iterable[str], context: Iterable[str] = (), document: str = "",
-                 *, doc_limit: int = 12) -> None:
+                 *, extra_params: Iterable[str] = ()) -> None:
+        functionalities = list(functionalities)
+        params, results = field_candidates(functionalities)
         gives: list[str] = []
         gets: list[str] = []
         for f in functionalities:
@@ -204,20 +303,23 @@ class Vocab:
             gives += i
             gets += o
         context_words = [w for w in vocabulary(context, (), limit=20) if w not in VERBS]
-        gives = [w for w in dict.fromkeys(gives) if w not in VERBS] or context_words
-        gets = [w for w in dict.fromkeys(gets) if w not in VERBS]
-        doc_words = [w for w in content_words(document) if w not in VERBS][:doc_limit]
-        self.name = list(dict.fromkeys(gets + gives + [w for w in context_words if w not in gets + gives]
-                                       + GENERIC_NAME_NOUNS))
-        self.params = list(dict.fromkeys(gives + GENERIC_PARAMS))
-        self.returns = list(dict.fromkeys(gets + gives + doc_words + GENERIC_RESULTS))
+        words = [w for w in dict.fromkeys(gets + gives + context_words) if w not in VERBS]
+        self.name = list(dict.fromkeys(words + GENERIC_NAME_NOUNS))
+        self.param_names = list(dict.fromkeys([*params, *extra_params, *PARAM_KNOBS]))
+        self.return_names = list(dict.fromkeys([*results, *params, *RESULT_FIELDS]))
+
+    def param_pattern(self) -> str:
+        return f"^{_alternation(self.param_names)}$"
+
+    def nested_pattern(self) -> str:
+        """Fields inside an object parameter: words of the functionality and a few generic ones."""
+        words = [w for n in self.param_names + self.return_names for w in n.split("_")]
+        return field_name_pattern(dict.fromkeys(words + ["name", "id", "type", "value", "code", "count", "label"]))
+
+    def return_pattern(self) -> str:
+        return f"^{_alternation(self.return_names)}$"
 
     def name_pattern(self, verb: str | None = None) -> str:
         """verb_object; the functionality's own verb when it has one, so "Track shipments" is not `create_order`."""
         return api_name_pattern(self.name, [verb] if verb else VERBS)
 
-    def param_pattern(self) -> str:
-        return field_name_pattern(self.params)
-
-    def return_pattern(self) -> str:
-        return field_name_pattern(self.returns)

@@ -191,8 +191,7 @@ class ApiSynthesizer:
             # A related API: another functionality of the same domain, written with an accepted API of that domain
             # as its example, whose returned fields it may take as inputs (the next step of a workflow).
             example = rng.choice(same_domain)
-            vocab = Vocab(functionalities, [*path, *sorted(field_names(example.returns))], document)
-            vocab.params = list(dict.fromkeys(vocab.params + sorted(field_names(example.returns))))
+            vocab = Vocab(functionalities, path, document, extra_params=sorted(field_names(example.returns)))
             template, operator = "api_related", "add_related"
         else:
             example = self._example(rng, top)
@@ -226,7 +225,7 @@ class ApiSynthesizer:
                 elif operator == "add_constraint":
                     spec, step = yield from ops.add_constraint(ask, spec, rng, arg or "enum")
                 elif operator == "change_type":
-                    spec, step = yield from ops.change_type(ask, spec, rng, arg or "object", vocab.param_pattern())
+                    spec, step = yield from ops.change_type(ask, spec, rng, arg or "object", vocab.nested_pattern())
                 else:
                     spec, step = yield from ops.change_returns(ask, spec, rng, vocab.return_pattern())
             except (ops.OperatorFailed, GenerationError, InvalidApiSpecError) as e:
