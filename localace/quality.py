@@ -63,3 +63,27 @@ def api_name_figures(names: list[str]) -> dict[str, Any]:
 
 def _share(part: int, whole: int) -> dict[str, Any]:
     return {"count": part, "of": whole, "share": round(part / whole, 4) if whole else None}
+
+
+def quality_figures(store: Any, dialog_run: str | None = None, api_run: str | None = None) -> dict[str, Any]:
+    """The quality section of a report or card: dialogs of a run (kept ones when there are any), API names."""
+    where, params = (" WHERE run_id=?", (dialog_run,)) if dialog_run else ("", ())
+    tallies = {"kept": QualityTally(), "all": QualityTally()}
+    for status, data in store.conn.execute(f"SELECT status, data_json FROM dialogs{where}", params):
+        row = json.loads(data)
+        tallies["all"].add(row)
+        if status == "kept":
+            tallies["kept"].add(row)
+    return quality_section(tallies, store, api_run)
+
+
+def quality_section(tallies: dict[str, QualityTally], store: Any, api_run: str | None) -> dict[str, Any]:
+    kept = tallies["kept"].dialogs > 0
+    names_sql = "SELECT name FROM apis" + (" WHERE run_id=?" if api_run else "")
+    leaks_sql = "SELECT COUNT(*) FROM rejections WHERE stage='apis' AND check_name='example_leak'" + (
+        " AND run_id=?" if api_run else "")
+    args = (api_run,) if api_run else ()
+    return {**tallies["kept" if kept else "all"].result(),
+            "scope": "kept dialogs" if kept else "all dialogs (none kept yet)",
+            "odd_api_names": api_name_figures([r[0] for r in store.conn.execute(names_sql, args)]),
+            "example_leaks_rejected": store.conn.execute(leaks_sql, args).fetchone()[0]}

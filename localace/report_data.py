@@ -9,7 +9,7 @@ from typing import Any
 from localace.apis.spec import STORED, ApiSpec, param_types
 from localace.dialogs.model import KINDS, Dialog
 from localace.errors import UserError
-from localace.quality import QualityTally, api_name_figures
+from localace.quality import QualityTally, quality_section
 from localace.report import run_report
 from localace.store.db import Store
 
@@ -178,17 +178,6 @@ def _examples(store: Store, pickers: dict[str, _ExamplePicker]) -> list[dict]:
     return out
 
 
-def _api_stats_odd(store: Store, api_run: str | None) -> dict[str, Any]:
-    rows = store.conn.execute("SELECT name FROM apis" + (" WHERE run_id=?" if api_run else ""),
-                              (api_run,) if api_run else ())
-    return api_name_figures([r[0] for r in rows])
-
-
-def _rejected(store: Store, run_id: str | None, stage: str, check: str) -> int:
-    sql = "SELECT COUNT(*) FROM rejections WHERE stage=? AND check_name=?" + (" AND run_id=?" if run_id else "")
-    return store.conn.execute(sql, (stage, check, run_id) if run_id else (stage, check)).fetchone()[0]
-
-
 def collect_report(store: Store, run_id: str | None = None, *, kept_examples: int = 3,
                    rejected_examples: int = 2) -> dict[str, Any]:
     """All numbers (and a few example dialogs) for the dataset report, as plain data."""
@@ -221,10 +210,7 @@ def collect_report(store: Store, run_id: str | None = None, *, kept_examples: in
         "scope": scope,
         "apis": _api_stats(store, scope["api_run"]),
         "dialogs": tally.result(),
-        "quality": {**(quality["kept"] if quality["kept"].dialogs else quality["all"]).result(),
-                    "scope": "kept dialogs" if quality["kept"].dialogs else "all dialogs (none kept yet)",
-                    "odd_api_names": _api_stats_odd(store, scope["api_run"]),
-                    "example_leaks_rejected": _rejected(store, scope["api_run"], "apis", "example_leak")},
+        "quality": quality_section(quality, store, scope["api_run"]),
         "funnels": funnels,
         "funnel_source": source,
         "examples": _examples(store, pickers),
