@@ -24,7 +24,7 @@ from localace.errors import GenerationError
 from localace.hashing import canonical_json, content_hash
 from localace.prompts import load_prompt
 from localace.tasks import Request, Task
-from localace.verify.grounding import Sources, ungrounded_values
+from localace.verify.grounding import Sources, leaves, ungrounded_values
 from localace.verify.voice import voice_problem
 
 
@@ -101,6 +101,7 @@ class DialogBuilder:
     preference_pairs: list[dict[str, Any]] = field(default_factory=list)
     persona: str = ""
     style: str = ""
+    stated: list[Any] = field(default_factory=list)  # values the conversation has stated so far (user, tool results)
 
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, template: str, output: Output, tag: str, *, temperature: float | None = None,
@@ -141,6 +142,7 @@ class DialogBuilder:
                 problem = ("request_ungrounded", f"user turn states {', '.join(leaked)}, which it must leave out")
             else:
                 self.turns.append(Turn(role="user", content=text))
+                self.stated += [st.value for st in state]
                 return text
         raise DialogRejected(*problem)
 
@@ -157,7 +159,7 @@ class DialogBuilder:
         target = vote_key("call", expected)
         only = {c.api.name: list(c.arguments) for c in planned}
         n = len(planned)
-        output = C.calls_output(apis, n, n, only=only, expected=expected)
+        output = C.calls_output(apis, n, n, only=only, candidates=self.stated, expected=expected)
         need = self.k // 2 + 1
         matches = misses = drawn = 0
         losers: list[list[dict[str, Any]]] = []
@@ -223,4 +225,5 @@ class DialogBuilder:
             if isinstance(result, GenerationError):
                 raise DialogRejected(f"generation:{result.kind}", f"tool result of {call.api.name}: {result}")
             results.append(ToolResult(name=call.api.name, results=result.value))
+            self.stated += [v for _, v in leaves(result.value)]
         self.turns.append(Turn(role="tool", tool_results=results))

@@ -62,12 +62,39 @@ def bounded(schema: Any, max_chars: int) -> Any:
     return out
 
 
-def call_item(api: ApiSpec, only: list[str] | None = None) -> dict[str, Any]:
-    """One call of `api`; `only` narrows the arguments to exactly these parameters (the plan's)."""
+def _fits(value: Any, schema: dict[str, Any]) -> bool:
+    from localace.dialogs.values import _valid
+
+    return _valid(value, schema)
+
+
+def narrowed(schema: Any, candidates: list[Any]) -> Any:
+    """`schema` with every free scalar limited to the candidate values that fit it: the values the conversation
+    has stated, so the assistant chooses which stated value goes where instead of inventing one. A scalar with
+    no fitting candidate keeps its schema (the sample will then disagree with the plan, as it should)."""
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if kind in ("string", "integer", "number") and "enum" not in schema and "const" not in schema:
+        fitting = [c for c in dict.fromkeys(candidates) if not isinstance(c, bool) and _fits(c, schema)
+                   and (kind != "string" or isinstance(c, str))]
+        return {**schema, "enum": fitting} if fitting else schema
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        return {**schema, "items": narrowed(schema["items"], candidates)}
+    if kind == "object" and isinstance(schema.get("properties"), dict):
+        return {**schema, "properties": {k: narrowed(v, candidates) for k, v in schema["properties"].items()}}
+    return schema
+
+
+def call_item(api: ApiSpec, only: list[str] | None = None, candidates: list[Any] | None = None) -> dict[str, Any]:
+    """One call of `api`; `only` narrows the arguments to exactly these parameters (the plan's), `candidates` their
+    values to those stated in the conversation."""
     params = strip_vendor_keys(api.parameters)
     if only is not None:
         props = params.get("properties", {})
         params = {**params, "properties": {n: props[n] for n in only if n in props}, "required": list(only)}
+    if candidates is not None:
+        params = narrowed(params, candidates)
     return {
         "type": "object",
         "properties": {"name": {"const": api.name}, "arguments": bounded(params, MAX_ARG_CHARS)},
@@ -77,13 +104,13 @@ def call_item(api: ApiSpec, only: list[str] | None = None) -> dict[str, Any]:
 
 
 def calls_output(apis: list[ApiSpec], low: int = 1, high: int = 1, *, only: dict[str, list[str]] | None = None,
-                 expected: list[dict[str, Any]] | None = None) -> Output:
+                 candidates: list[Any] | None = None, expected: list[dict[str, Any]] | None = None) -> Output:
     """Tool calls that are schema-valid by construction: name from the offered list, typed arguments.
 
     only: per API name, the parameters its call must have (the blueprint's), so that a sample is judged on
     the values it read from the conversation, not on which optional knobs it happened to add."""
     only = only or {}
-    items = [call_item(a, only.get(a.name)) for a in apis]
+    items = [call_item(a, only.get(a.name), candidates) for a in apis]
     return Output.json({
         "type": "object",
         "properties": {"calls": {"type": "array", "minItems": low, "maxItems": high,

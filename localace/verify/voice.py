@@ -15,7 +15,8 @@ _NARRATION = (
 _ASSISTANT_VOICE = (
     r"\bi'?m here to help\b", r"\bi am here to help\b", r"\bhow (?:can|may) i (?:help|assist)\b",
     r"\bi(?:'m| am) (?:now )?ready to (?:help|assist)\b", r"\bhappy to (?:help|assist)\b",
-    r"\bi(?:'m| am) (?:going to be |now )?(?:a|an|your)\b[^.?!]{0,40}\b(?:ai|assistant|chatbot)\b",
+    r"\bi(?:'m| am)\b[^.?!]{0,40}\b(?:ai|assistant|chatbot|language model|virtual helper)\b",
+    r"\bdesigned to help\b",
     r"\bi can help you\b", r"\bi will help you\b", r"\blet me (?:help|assist) you\b", r"\bhere (?:is|are) (?:the|your)\b",
     r"\bi(?:'ll| will) (?:now )?(?:call|use|run) the\b", r"\bfeel free to ask\b",
     r"\bis there anything else i can\b",
