@@ -76,7 +76,7 @@ def unique_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def object_from_fields(fields: list[dict[str, Any]], description: str | None = None,
                        required: list[str] | None = None) -> dict[str, Any]:
-    fields = unique_fields(fields)
+    fields = typed_by_name(unique_fields(fields))
     names = [f["name"] for f in fields]
     if required is not None:
         required = [r for r in dict.fromkeys(required) if r in names]
@@ -101,10 +101,10 @@ def typed_by_name(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def draft_to_spec(draft: dict[str, Any], domain: list[str]) -> ApiSpec:
     """Raises DraftError or InvalidApiSpecError with the reason."""
-    params = typed_by_name(draft["parameters"])
+    params = draft["parameters"]
     required = [p["name"] for p in params if p.get("required")] or [params[0]["name"]]
     parameters = object_from_fields(params, required=required)
-    returns = object_from_fields(typed_by_name(draft["returns"]))
+    returns = object_from_fields(draft["returns"])
     return ApiSpec(name=draft["name"], description=draft["description"], domain=domain,
                    parameters=parameters, returns=returns)
 

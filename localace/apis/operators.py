@@ -12,7 +12,8 @@ from typing import Any
 from localace.apis.draft import (
     SCALAR_TYPES, DraftError, field_schema, field_to_schema, fields_schema, object_from_fields, spec_to_draft,
 )
-from localace.apis.draft import IDENT
+from localace.apis.draft import IDENT, typed_by_name
+from localace.apis.naming import field_type
 from localace.apis.spec import ApiSpec
 from localace.backends.base import Output
 from localace.tasks import Task
@@ -61,8 +62,11 @@ def _with_params(spec: ApiSpec, properties: dict[str, Any], required: list[str] 
     return spec.replace(parameters=params)
 
 
-def _pick(rng: random.Random, spec: ApiSpec, types: tuple[str, ...]) -> str:
-    names = [n for n, s in spec.parameters["properties"].items() if s.get("type") in types]
+def _pick(rng: random.Random, spec: ApiSpec, types: tuple[str, ...], *, retype: bool = False) -> str:
+    """A parameter of one of `types`; when the operator changes its type (`retype`), only one whose name does not
+    settle its type (`start_date` stays a date, `sort_by` a string)."""
+    names = [n for n, s in spec.parameters["properties"].items() if s.get("type") in types
+             and not (retype and field_type(n) is not None)]
     if not names:
         raise OperatorFailed(f"no parameter of type {'/'.join(types)} to mutate")
     return rng.choice(sorted(names))
@@ -76,6 +80,7 @@ def add_parameter(ask: Ask, spec: ApiSpec, rng: random.Random, param_type: str |
     props = copy.deepcopy(spec.parameters["properties"])
     if value["name"] in props:
         raise OperatorFailed(f"parameter '{value['name']}' already exists")
+    value = typed_by_name([value])[0]  # a new `page` is an integer whatever the model said
     props[value["name"]] = field_to_schema(value)
     if value["type"] == "array":
         props[value["name"]]["items"] = {"type": rng.choice(["string", "integer", "number"])}
@@ -140,7 +145,7 @@ def change_type(ask: Ask, spec: ApiSpec, rng: random.Random, target: str,
                 name_pattern: str = IDENT) -> Task[tuple[ApiSpec, Step]]:
     """target: object | nested_object | array_of_objects | array_of_arrays | typed_array."""
     props = copy.deepcopy(spec.parameters["properties"])
-    name = _pick(rng, spec, ("string", "array", "integer", "number"))
+    name = _pick(rng, spec, ("string", "array", "integer", "number"), retype=True)
     description = props[name]["description"]
     if target in ("object", "nested_object"):
         new = yield from _fields(ask, spec, name, description, "object", name_pattern)
