@@ -17,7 +17,7 @@ from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, iter_dialogs, p
 from localace.dialogs.model import KINDS
 from localace.dialogs.plans import PlanSampler
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
-from localace.errors import UserError
+from localace.errors import TruncatedOutput, UserError
 from localace.store.cache import CachedBackend
 from localace.store.db import utcnow
 from localace.verify.rules import check_dialog
@@ -143,15 +143,41 @@ def test_wrong_tool_is_labelled_and_votes_compare_canonical_values():
 
 
 def test_user_turn_must_state_the_values_and_speak_as_the_user():
+    from localace.dialogs import constraints as C
+
     state = statements(LISBON)
-    b, gen, fake = _builder(["I'd like the weather in Porto please.", "Hi, what is the weather in Lisbon today?"])
-    assert run_task(b.user("user_request", state, goal="get the weather"), gen).endswith("Lisbon today?")
-    forced = fake.calls[1].output.pattern
-    assert "Lisbon" in forced  # the second attempt is constrained to contain the value
-    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "I am here to help with Lisbon weather."])
+    grammar = C.user_request_grammar("get the weather", state, style="terse")
+    b, gen, fake = _builder(["I'd like the weather in Porto please.", "Hi. Can you get the weather? The city is Lisbon."])
+    assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).endswith("is Lisbon.")
+    assert fake.calls[1].output == grammar  # the second attempt is the grammar that states the value
+    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "Can you get the weather? My city is Lisbon."])
+    assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).startswith("Can")
+    b, gen, _ = _builder(["The user wants the weather in Lisbon.", TruncatedOutput("cut")])
     with pytest.raises(DialogRejected) as e:
-        run_task(b.user("user_request", state, goal="get the weather"), gen)
-    assert e.value.check == "user_voice" and not b.turns
+        run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen)
+    assert e.value.check == "generation:truncated" and not b.turns
+
+
+@pytest.mark.parametrize("style", ["terse", "chatty and friendly", "polite and formal", "in a hurry", "unknown"])
+def test_request_grammar_always_states_every_value_in_the_users_voice(style):
+    """Whatever the model picks inside the grammar, the text is a user's request that states the plan's values."""
+    import random as rnd
+
+    from localace.backends.schema_sample import sample_instance
+    from localace.dialogs import constraints as C
+    from localace.verify.voice import voice_problem
+    from localace.dialogs.statements import unstated
+
+    call = PlannedCall(FLIGHTS, {"origin": "LIS", "destination": "OPO", "date": "2026-05-01", "passengers": 2})
+    state = statements(call)
+    for grammar in (C.user_request_grammar("search flights", state, style=style),
+                    C.user_request_grammar("search flights", state, then="book the cheapest", followup=True),
+                    C.supply_grammar(state[:1])):
+        for seed in range(20):
+            text = sample_instance({"type": "string", "pattern": f"^(?:{grammar.pattern})$"}, rnd.Random(seed))
+            assert voice_problem(text) is None, text
+            assert unstated(text, state if grammar.pattern.count("LIS") and "OPO" in grammar.pattern
+                            else state[:1]) == [], text
 
 
 def test_interrupted_generation_matches_uninterrupted(tmp_path):

@@ -117,16 +117,15 @@ class DialogBuilder:
         return next(t for t in self.tools if t.name == name)
 
     # --- user ---------------------------------------------------------------------------------
-    def user(self, template: str, state: Iterable[Statement] = (), *, avoid: Iterable[Statement] = (),
-             **variables: Any) -> Task[str]:
+    def user(self, template: str, state: Iterable[Statement] = (), *, grammar: Output,
+             avoid: Iterable[Statement] = (), **variables: Any) -> Task[str]:
         """A user turn in the plan's persona and style that states every value in `state` (and none in `avoid`).
 
-        The first attempt is free text; if it misses a value or does not read as a user, the second is generated
-        under a constraint that makes the values appear, with free text around them."""
+        The first attempt is free text; when it misses a value or does not read as a user, the second is
+        generated under `grammar`, which fixes the goal and the values and leaves the phrasing to the model."""
         state, avoid = list(state), list(avoid)
-        literals = [lit for s in state for lit in s.literals]
         problem = ("", "")
-        for attempt, output in enumerate((C.USER_REQUEST, C.user_request_with(literals))):
+        for attempt, output in enumerate((C.USER_REQUEST, grammar)):
             try:
                 completion = yield self._request(template, output, f"user.{attempt}", temperature=0.8,
                                                  state=state, persona=self.persona, style=self.style, **variables)

@@ -26,17 +26,66 @@ _OPENER = "(?:" + "|".join(re.escape(o) for o in sorted(USER_OPENERS, key=len, r
 USER_REQUEST = Output.regex(rf"{_OPENER}[ ,!]{_TEXT_CHAR}{{8,260}}[.?!]")
 
 
-def user_request_with(literals: list[str]) -> Output:
-    """A user message that must contain each literal, in order, with free text around them; a literal always
-    stands apart from its neighbours (a space, bracket or quote before it, a separator or the end after it),
-    so "24.3" and "67.4" cannot run together into one unreadable number."""
-    if not literals:
-        return USER_REQUEST
-    gap = f"{_TEXT_CHAR}{{0,70}}"
-    before, after = "[ (\"']", "[ ,;:)\"']"
-    parts = [f"{gap}{before}{re.escape(lit)}" for lit in literals]
-    body = after.join(parts)
-    return Output.regex(rf"{_OPENER}[ ,!]{body}(?:{after}{gap})?[.?!]")
+# A user request as a grammar: the model chooses the opening, the way it asks and how it links the values; the
+# goal and every value are fixed. A small model's free text drifts (other languages, placeholders, the
+# assistant's voice); this always reads as a user and states what the plan needs. Larger models pass the free
+# attempt first and never get here.
+_OPENERS = {
+    "terse": ("", "Hi. ", "Quick one: "),
+    "chatty and friendly": ("Hi there! ", "Hey! ", "Hello! ", "Hi, hope you're well! "),
+    "precise, using the domain's own terms": ("", "Hello. ", "Request: "),
+    "simple, with short sentences": ("Hi. ", "Hello. ", ""),
+    "polite and formal": ("Good morning. ", "Hello. ", "Good afternoon. ", "Dear assistant, "),
+    "in a hurry": ("Quick: ", "Fast please: ", "Need this now: ", ""),
+}
+_FOLLOWUP_OPENERS = ("Thanks! ", "Great, thank you. ", "Perfect. ", "Thanks. One more thing: ", "Got it. ")
+_ASKS = ("Could you ", "Can you ", "Please ", "I need you to ", "I'd like you to ", "Would you ")
+_SUPPLY = ("", "Sure, ", "Of course. ", "Oh, right: ", "Yes, ", "Sorry, ")
+
+
+def _alt(options: tuple[str, ...] | list[str]) -> str:
+    return "(?:" + "|".join(re.escape(o) for o in options) + ")"
+
+
+def _value_part(label: str, display: str, is_flag: bool, value: Any) -> str:
+    if is_flag:
+        return ("with " if value else "without ") + re.escape(label)
+    return f"{_alt(('the ', 'The ', 'my ', 'My ', ''))}{re.escape(label)} {_alt(('is ', 'should be ', '= ', ': '))}{re.escape(display)}"
+
+
+def values_regex(state: list[Any]) -> str:
+    """'the city is Lisbon, the date is 2026-12-03 and ...' over statements (label, display, value)."""
+    parts = [_value_part(s.label, s.display, isinstance(s.value, bool), s.value) for s in state]
+    if not parts:
+        return ""
+    joined = parts[0]
+    for i, part in enumerate(parts[1:], 1):
+        joined += (_alt((" and ", ", and ")) if i == len(parts) - 1 else _alt((", ", "; "))) + part
+    return joined
+
+
+def user_request_grammar(goal: str, state: list[Any], *, style: str = "", then: str | None = None,
+                         followup: bool = False) -> Output:
+    """A request for `goal` (then `then`) that states every value of `state`, phrased by the model's choices."""
+    openers = _FOLLOWUP_OPENERS if followup else _OPENERS.get(style, ("", "Hi. ", "Hello. "))
+    request = f"{_alt(openers)}{_alt(_ASKS)}{re.escape(goal)}"
+    if then:
+        request += f"{_alt((', then ', ', and then ', ' and after that '))}{re.escape(then)}"
+    body = values_regex(state)
+    if not body:
+        return Output.regex(request + "[?.]")
+    lead = _alt(("? ", ". ")) + _alt(("", "Details: ", "Here you go: ", "For reference, "))
+    return Output.regex(f"{request}{lead}{body}[.!]")
+
+
+def supply_grammar(state: list[Any]) -> Output:
+    """The user's answer to a question for a missing value."""
+    return Output.regex(f"{_alt(_SUPPLY)}{values_regex(state)}[.!]")
+
+
+def chitchat_grammar(topic: str, style: str = "") -> Output:
+    asks = ("Can you tell me ", "Could you tell me ", "I'm curious about ", "Tell me ", "What do you know about ")
+    return Output.regex(f"{_alt(_OPENERS.get(style, ('', 'Hi. ')))}{_alt(asks)}{re.escape(topic)}[?.!]")
 
 
 THOUGHT = {"type": "string", "pattern": "^[A-Z][^\\x00-\\x1f<>|]{5,200}$"}

@@ -3,6 +3,7 @@ the user states it, the assistant reproduces it from the conversation, the tool 
 
 from __future__ import annotations
 
+from localace.dialogs import constraints as C
 from localace.dialogs.agents import DialogBuilder
 from localace.dialogs.plans import Plan, PlannedCall
 from localace.dialogs.statements import Statement, statements
@@ -33,20 +34,28 @@ def _state(step: list[PlannedCall], skip: tuple[str, ...] = ()) -> list[Statemen
     return [s for c in step for s in statements(c, skip=skip)]
 
 
+def ask(b: DialogBuilder, state: list[Statement], goal_text: str, *, then: str | None = None, followup: bool = False,
+        **variables: object) -> Task[str]:
+    """The user asks for `goal_text` (and `then`), stating `state`: free text first, the request grammar next."""
+    grammar = C.user_request_grammar(goal_text, state, style=b.style, then=then, followup=followup)
+    return (yield from b.user("user_request", state, grammar=grammar, goal=goal_text, then=then or "",
+                              followup=followup, **variables))
+
+
 def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[None]:
     """Fill `b.turns` for `plan.kind`; raises DialogRejected when a step cannot be done right."""
     kind = plan.kind
     if kind in ("single", "multiple", "parallel"):
         step = plan.steps[0]
-        yield from b.user("user_request", _state(step), goal=goal(step), difficulty=difficulty)
+        yield from ask(b, _state(step), goal(step), difficulty=difficulty)
         yield from b.call(step, thought_call(step))
         yield from b.say("summarize", THOUGHT_SUMMARY)
     elif kind == "dependent":
         first, second = plan.steps
         link = plan.link
         assert link is not None
-        yield from b.user("user_request", _state(first) + _state(second, skip=(link.param,)), goal=goal(first),
-                          then=goal(second), difficulty=difficulty)
+        yield from ask(b, _state(first) + _state(second, skip=(link.param,)), goal(first), then=goal(second),
+                       difficulty=difficulty)
         yield from b.call(first, thought_call(first), link=link)
         yield from b.call(second, f"The {first[0].api.name} result gives the {link.field.replace('_', ' ')} that "
                                   f"{second[0].api.name} needs as {link.param}, so I call it next.")
@@ -57,30 +66,30 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
                  or s.path.startswith(f"{missing}[")]
         label = missing.replace("_", " ")
         description = step[0].api.parameters["properties"][missing].get("description", label)
-        yield from b.user("user_request", _state(step, skip=(missing,)), avoid=asked, goal=goal(step),
-                          leave_out=label, difficulty=difficulty)
+        yield from ask(b, _state(step, skip=(missing,)), goal(step), avoid=asked, leave_out=label,
+                       difficulty=difficulty)
         yield from b.say("ask_missing", f"{step[0].api.name} needs the {label}, which the request does not give, so I "
                                         "ask for it before calling.", missing=label, missing_description=description)
-        yield from b.user("user_supply_missing", asked, missing=label)
+        yield from b.user("user_supply_missing", asked, grammar=C.supply_grammar(asked), missing=label)
         yield from b.call(step, thought_call(step))
         yield from b.say("summarize", THOUGHT_SUMMARY)
     elif kind == "multi_turn":
         first, second = plan.steps
-        yield from b.user("user_request", _state(first), goal=goal(first), difficulty=difficulty)
+        yield from ask(b, _state(first), goal(first), difficulty=difficulty)
         yield from b.call(first, thought_call(first))
         yield from b.say("summarize", THOUGHT_SUMMARY)
-        yield from b.user("user_request", _state(second), goal=goal(second), followup=True)
+        yield from ask(b, _state(second), goal(second), followup=True)
         # The tool just used stays in the tool list but not in this call's constraint: a small model copies the
         # previous call, and the follow-up asks for something else by construction.
         used = first[0].api.name
         yield from b.call(second, thought_call(second), callable_apis=[a for a in plan.offered if a.name != used])
         yield from b.say("summarize", THOUGHT_SUMMARY)
     elif kind == "non_tool":
-        yield from b.user("user_non_tool", topic=plan.topic)
+        yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style), topic=plan.topic)
         yield from b.say("answer", THOUGHT_CHAT)
     elif kind == "irrelevance":
         assert plan.off_topic is not None
-        yield from b.user("user_request", _state([plan.off_topic]), goal=plan.topic, difficulty=difficulty)
+        yield from ask(b, _state([plan.off_topic]), plan.topic or "", difficulty=difficulty)
         yield from b.say("refuse_no_tool", f"None of the offered tools can {plan.topic}, so I must not call one.")
     else:
         raise ValueError(f"unknown dialog kind {kind!r}")
