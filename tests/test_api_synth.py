@@ -78,8 +78,10 @@ def test_duplicates_are_rejected_with_reason(store, tmp_path):
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "weather.md").write_text("# Weather\n\n- Get the weather for a city, with its temp\n")
     draft = {"name": "get_city_weather",
-             "parameters": [{"name": "city", "type": "string", "description": "City name here.", "required": True}],
-             "returns": [{"name": "temp", "type": "number", "description": "Temperature now."}]}
+             "parameters": {"city": {"type": "string", "description": "City name here.", "required": True},
+                            "temp": {"type": "string", "description": "Unit of the temperature.", "required": False},
+                            "more": []},
+             "returns": {"weather": {"type": "string", "description": "Weather right now."}, "more": []}}
     def responder(messages, output, sampling):
         if output is not None and output.kind == "json" and "parameters" in output.json_schema.get("properties", {}):
             return draft

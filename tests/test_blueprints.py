@@ -35,9 +35,11 @@ def test_vocabulary_constraint_allows_the_functionality_words_and_nothing_of_the
 
 @pytest.mark.parametrize(("functionality", "params", "returns"), [
     ("Get live status of a flight by carrier code, number and date",
-     ["flight", "flight_id", "carrier_code", "flight_number", "date"], ["status"]),
+     ["flight_id", "carrier_code", "flight_number", "date"], ["status"]),
     ("Convert an address into geographic coordinates", ["address"], ["latitude", "longitude"]),
-    ("List events in a date range for a calendar", ["start_date", "end_date", "calendar", "calendar_id"], ["events"]),
+    ("List events in a date range for a calendar", ["start_date", "end_date", "calendar_id"], ["events"]),
+    ("Retrieve properties of a chemical compound by name or formula", ["chemical_compound", "compound_name", "formula"],
+     ["properties"]),
     ("Add, update or remove items in a shopping cart", ["items", "shopping_cart"], []),
     ("Translate text from a source language to a target language", ["text", "source_language", "target_language"],
      ["translated_text"]),

@@ -232,9 +232,9 @@ def _phrases(text: str) -> tuple[str | None, list[tuple[str | None, list[str]]]]
 def field_candidates(functionalities: Iterable[str]) -> tuple[list[str], list[str]]:
     """Whole parameter and return-field names a functionality implies, in order.
 
-    "Get live status of a flight by carrier code, number and date" → parameters flight, flight_id,
-    carrier_code, flight_number, date; returns status. Names a generic noun after the thing it belongs to
-    (`flight_number`), offers `<entity>_id` for a single entity, splits a date range into its two ends."""
+    "Get live status of a flight by carrier code, number and date" → parameters flight_id, carrier_code,
+    flight_number, date; returns status. One name per noun phrase: a generic noun after the thing it belongs
+    to (`flight_number`), `<entity>_id` for a single thing the caller names, a date range as its two ends."""
     params: list[str] = []
     results: list[str] = []
     for text in functionalities:
@@ -252,10 +252,11 @@ def field_candidates(functionalities: Iterable[str]) -> tuple[list[str], list[st
                 names = ["latitude", "longitude"]
             else:
                 names = ["_".join(words)]
-                if len(words) == 1 and not words[0].endswith("s") and words[0] not in _NOT_ENTITIES:
-                    names.append(f"{words[0]}_id")
-                    entity = words[0]
+                if not words[-1].endswith("s") and words[-1] not in _NOT_ENTITIES:
+                    entity = words[-1]  # "a chemical compound by name" → compound_name
             gives = prep is not None and prep != "into" or (prep is None and verb in _GIVES_OBJECT)
+            if gives and prep in ("of", "for", "in") and entity == words[-1] and len(words) == 1:
+                names = [f"{entity}_id"]  # "of an order": the caller names the thing by its id ("by name" is a filter)
             (params if gives else results).extend(names)
             if gives and prep is None:
                 object_words = object_words or words
@@ -305,8 +306,19 @@ class Vocab:
         context_words = [w for w in vocabulary(context, (), limit=20) if w not in VERBS]
         words = [w for w in dict.fromkeys(gets + gives + context_words) if w not in VERBS]
         self.name = list(dict.fromkeys(words + GENERIC_NAME_NOUNS))
+        # What the functionality names is the API's core (at most 4 each); knobs and echoes are extras.
+        self.core_params = params[:4]
+        self.core_returns = results[:4]
         self.param_names = list(dict.fromkeys([*params, *extra_params, *PARAM_KNOBS]))
         self.return_names = list(dict.fromkeys([*results, *params, *RESULT_FIELDS]))
+        self.extra_params = [n for n in dict.fromkeys([*extra_params, *PARAM_KNOBS]) if n not in self.core_params]
+        self.extra_returns = [n for n in dict.fromkeys([*params, *RESULT_FIELDS]) if n not in self.core_returns]
+
+    def draft_schema(self, verb: str | None) -> dict[str, Any]:
+        from localace.apis.draft import draft_schema
+
+        return draft_schema(self.name_pattern(verb), self.core_params, self.core_returns,
+                            f"^{_alternation(self.extra_params)}$", f"^{_alternation(self.extra_returns)}$")
 
     def param_pattern(self) -> str:
         return f"^{_alternation(self.param_names)}$"

@@ -12,7 +12,7 @@ from importlib.resources import files
 from typing import Any
 
 from localace.apis import operators as ops
-from localace.apis.draft import DraftError, describe_api, draft_schema, draft_to_spec, spec_to_draft
+from localace.apis.draft import DraftError, describe_api, draft_to_spec, spec_to_draft
 from localace.apis.naming import (
     Vocab, describe_functionality, example_leaks, field_names, functionality_verb, odd_name_reason,
 )
@@ -198,10 +198,11 @@ class ApiSynthesizer:
             vocab = Vocab(functionalities, path, document)
             template, operator = "api_write", "write"
         verb = functionality_verb(functionalities[0])
-        schema = draft_schema(vocab.name_pattern(verb), vocab.param_pattern(), vocab.return_pattern())
+        schema = vocab.draft_schema(verb)
         try:
             draft = yield from self._ask(salt, template, Output.json(schema), "draft", 700, domain=top,
                                          functionalities=functionalities, description=description, verb=verb,
+                                         inputs=vocab.core_params, outputs=vocab.core_returns,
                                          example=describe_api(example))
             spec = draft_to_spec({**draft, "description": description}, path).replace(parent_id=example.id,
                                                                                       operator=operator)
