@@ -44,9 +44,9 @@ def seed_apis(store, apis=None):
                                      "norm_key": norm_key(spec.name), "source": spec.source})
 
 
-def generate(store, n, *, mix=None, stop_after=None, k=3, fake=None, seed=0):
+def generate(store, n, *, mix=None, stop_after=None, k=3, fake=None, seed=0, tool_results="values"):
     gen = CachedBackend(fake or FakeBackend(), store)
-    cfg = DialogConfig(n=n, seed=seed, k=k, mix=mix or dict(DEFAULT_MIX))
+    cfg = DialogConfig(n=n, seed=seed, k=k, mix=mix or dict(DEFAULT_MIX), tool_results=tool_results)
     stage = prepare_dialog_stage(store, gen, cfg)
     events = stage.events(gen, store, cfg)
     list(itertools.islice(events, stop_after) if stop_after else events)
@@ -314,3 +314,19 @@ def test_samples_that_lost_the_vote_become_preference_pairs_for_dpo_export(store
         store.conn.execute("UPDATE dialogs SET status='kept'")
     summary = write_export(iter_dialogs(store, run_id, status="kept"), "dpo", tmp_path / "dpo.jsonl")
     assert summary.rows == len(pairs)
+
+
+@pytest.mark.parametrize("tool_results", ["values", "model"])
+def test_dependent_results_carry_the_planned_value_into_the_next_call(store, tool_results):
+    from localace.dialogs.model import Dialog
+
+    seed_apis(store)
+    run_id, gen = generate(store, 2, mix={"dependent": 1}, fake=FakeBackend(consistency=1.0), tool_results=tool_results)
+    tool_calls = [c for c in gen.backend.calls if c.output is not None and c.output.kind == "json"
+                  and "calls" not in c.output.json_schema.get("properties", {})]
+    assert bool(tool_calls) is (tool_results == "model")  # the value generators need no model call
+    for d in (Dialog.model_validate_json(r[3]) for r in rows(store, run_id)):
+        link = d.meta["plan"]["link"]
+        first_result, second_call = d.turns[2].tool_results[0].results, d.turns[3].tool_calls[0]
+        assert first_result[link["field"]] == second_call.arguments[link["param"]] == link["value"]
+        assert check_dialog(d) == []

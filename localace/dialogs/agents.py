@@ -7,6 +7,7 @@ samples, reading nothing but the tools and the conversation, reproduce the plann
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,15 +18,15 @@ from localace.dialogs import constraints as C
 from localace.dialogs.model import ToolCall, ToolResult, Turn
 from localace.dialogs.plans import Link, PlannedCall
 from localace.dialogs.preferences import pair_record
-from localace.dialogs.statements import Statement, unstated
+from localace.dialogs.statements import Statement, display, unstated
 from localace.dialogs.transcript import agent_messages
-from localace.dialogs.values import _valid
+from localace.dialogs.values import ValueMaker, _valid
 from localace.errors import GenerationError
 from localace.hashing import canonical_json, content_hash
 from localace.prompts import load_prompt
 from localace.tasks import Request, Task
 from localace.verify.grounding import Sources, leaves, ungrounded_values
-from localace.verify.voice import voice_problem
+from localace.verify.voice import assistant_voice_problem, voice_problem
 
 
 class DialogRejected(Exception):
@@ -52,8 +53,6 @@ class ConsistencyStats:
 
 def _norm(value: Any) -> Any:
     """Values that mean the same call compare equal: case, punctuation and spacing of strings, 2.0 and 2."""
-    import re
-
     if isinstance(value, str):
         return " ".join(re.sub(r"[^\w\s]", " ", value.lower()).split())
     if isinstance(value, dict):
@@ -102,6 +101,8 @@ class DialogBuilder:
     persona: str = ""
     style: str = ""
     stated: list[Any] = field(default_factory=list)  # values the conversation has stated so far (user, tool results)
+    values: ValueMaker = field(default_factory=lambda: ValueMaker(0))
+    tool_model: bool = False  # tool results written by the model instead of the typed value generators
 
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, template: str, output: Output, tag: str, *, temperature: float | None = None,
@@ -193,36 +194,62 @@ class DialogBuilder:
         yield from self._tool_results(planned, link)
         return turn
 
-    def say(self, action: str, thought: str, **text_vars: Any) -> Task[Turn]:
-        """An assistant text turn for a decided action (ask_missing, answer, refuse_no_tool, summarize)."""
-        try:
-            completion = yield self._request("assistant_text", C.ASSISTANT_TEXT, f"text.{action}", max_tokens=400,
-                                             action=action, thought=thought,
-                                             **{"missing": "", "missing_description": "", **text_vars})
-        except GenerationError as e:
-            raise DialogRejected(f"generation:{e.kind}", f"assistant text: {e}") from None
-        turn = Turn(role="assistant", content=completion.value.strip(), action=action, thought=thought)
-        self.turns.append(turn)
-        return turn
+    def say(self, action: str, thought: str, *, grammar: Output, check: Any = None, **text_vars: Any) -> Task[Turn]:
+        """An assistant text turn for a decided action (ask_missing, answer, refuse_no_tool, summarize): free text
+        first, kept when it speaks to the user and `check(text)` finds nothing wrong; else under `grammar`."""
+        problem = ("", "")
+        for attempt, output in enumerate((C.ASSISTANT_TEXT, grammar)):
+            try:
+                completion = yield self._request("assistant_text", output, f"text.{action}.{attempt}", max_tokens=400,
+                                                 action=action, thought=thought,
+                                                 **{"missing": "", "missing_description": "", **text_vars})
+            except GenerationError as e:
+                problem = (f"generation:{e.kind}", f"assistant text: {e}")
+                continue
+            text = completion.value.strip()
+            issue = assistant_voice_problem(text) or (check(text) if check else None)
+            if issue:
+                problem = ("assistant_text", f"{action}: {issue}: {text[:120]!r}")
+                continue
+            turn = Turn(role="assistant", content=text, action=action, thought=thought)
+            self.turns.append(turn)
+            return turn
+        raise DialogRejected(*problem)
+
+    def result_facts(self) -> list[tuple[str, str]]:
+        """(label, value) of the scalars in the latest tool results, for a summary that restates them."""
+        facts = []
+        for result in self.turns[-1].tool_results or () if self.turns else ():
+            for path, value in leaves(result.results):
+                if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+                    facts.append((re.sub(r"\[\d+\]", "", path).replace(".", " ").replace("_", " "), display(value)))
+        return facts
 
     # --- tool ---------------------------------------------------------------------------------
     def _tool_results(self, planned: list[PlannedCall], link: Link | None) -> Task[None]:
         """Simulated results under each API's return schema; fields named like an argument echo it, and a
-        dependent call's feeding field carries the planned value."""
-        requests = []
+        dependent call's feeding field carries the planned value. The other fields come from the typed value
+        generators, or from the model when `tool_model` is set (a larger model writes richer results)."""
+        fixed_by_call = []
         for i, call in enumerate(planned):
             fields = call.api.returns.get("properties", {})
             fixed = {n: v for n, v in call.arguments.items() if n in fields and _valid(v, fields[n])}
             if link is not None and i == 0 and link.field in fields:
                 fixed[link.field] = link.value
-            requests.append(self._request("tool_result", C.result_output(call.api, fixed), f"tool{i}",
-                                          temperature=0.7, max_tokens=500, name=call.api.name,
-                                          description=call.api.description,
-                                          arguments=json.dumps(call.arguments, ensure_ascii=False)))
+            fixed_by_call.append(fixed)
+        if self.tool_model:
+            replies = yield [self._request("tool_result", C.result_output(call.api, fixed), f"tool{i}",
+                                           temperature=0.7, max_tokens=500, name=call.api.name,
+                                           description=call.api.description,
+                                           arguments=json.dumps(call.arguments, ensure_ascii=False))
+                             for i, (call, fixed) in enumerate(zip(planned, fixed_by_call))]
+        else:
+            replies = [self.values.result(call.api, fixed, call.arguments) for call, fixed in zip(planned, fixed_by_call)]
         results = []
-        for call, result in zip(planned, (yield requests)):
-            if isinstance(result, GenerationError):
-                raise DialogRejected(f"generation:{result.kind}", f"tool result of {call.api.name}: {result}")
-            results.append(ToolResult(name=call.api.name, results=result.value))
-            self.stated += [v for _, v in leaves(result.value)]
+        for call, reply in zip(planned, replies):
+            if isinstance(reply, GenerationError):
+                raise DialogRejected(f"generation:{reply.kind}", f"tool result of {call.api.name}: {reply}")
+            value = reply.value if self.tool_model else reply
+            results.append(ToolResult(name=call.api.name, results=value))
+            self.stated += [v for _, v in leaves(value)]
         self.turns.append(Turn(role="tool", tool_results=results))

@@ -88,6 +88,37 @@ def chitchat_grammar(topic: str, style: str = "") -> Output:
     return Output.regex(f"{_alt(_OPENERS.get(style, ('', 'Hi. ')))}{_alt(asks)}{re.escape(topic)}[?.!]")
 
 
+def _clip_display(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
+
+
+def summary_grammar(facts: list[tuple[str, str]]) -> Output:
+    """A summary that restates result values: '(opening) the status is on time and the gate is B12.'"""
+    opener = _alt(("Here is what I found: ", "Done! ", "Here you go: ", "All set: ", "The results are in: "))
+    parts = [f"{_alt(('the ', 'The '))}{re.escape(label)} {_alt(('is ', 'was ', '= '))}{re.escape(_clip_display(v))}"
+             for label, v in facts[:3]]
+    body = parts[0]
+    for i, part in enumerate(parts[1:], 1):
+        body += (_alt((" and ", ", and ")) if i == len(parts) - 1 else ", ") + part
+    return Output.regex(f"{opener}{body}[.!]")
+
+
+def ask_grammar(label: str) -> Output:
+    return Output.regex(f"{_alt(('Could you tell me the ', 'What is the ', 'Which ', 'Please give me the ', 'I need the '))}"
+                        f"{re.escape(label)}{_alt(('', ' you want', ' you mean', ' for this'))}[?.]")
+
+
+def refuse_grammar(topic: str) -> Output:
+    return Output.regex(f"{_alt(('Sorry, ', 'I am sorry, but ', 'Unfortunately, '))}"
+                        f"{_alt(('none of my tools can ', 'I cannot ', 'I have no tool that can '))}{re.escape(topic)}"
+                        f"{_alt(('.', '. I can help with something else.', '. Is there anything else I can do?'))}")
+
+
+def chat_grammar(topic: str) -> Output:
+    return Output.regex(f"{_alt(('Sure! ', 'Good question! ', 'Happy to chat. '))}"
+                        f"{_alt(('Let me tell you about ', 'Here is a thought on ', 'About '))}{re.escape(topic)}[.!]")
+
+
 THOUGHT = {"type": "string", "pattern": "^[A-Z][^\\x00-\\x1f<>|]{5,200}$"}
 
 

@@ -3,11 +3,14 @@ the user states it, the assistant reproduces it from the conversation, the tool 
 
 from __future__ import annotations
 
+import re
+
 from localace.dialogs import constraints as C
-from localace.dialogs.agents import DialogBuilder
+from localace.dialogs.agents import DialogBuilder, DialogRejected
 from localace.dialogs.plans import Plan, PlannedCall
 from localace.dialogs.statements import Statement, statements
 from localace.tasks import Task
+from localace.verify.grounding import Sources
 
 THOUGHT_SUMMARY = "The tool results are in, so I summarize them for the user with their exact values."
 THOUGHT_CHAT = "This is general conversation; no tool is needed, so I answer directly."
@@ -42,6 +45,31 @@ def ask(b: DialogBuilder, state: list[Statement], goal_text: str, *, then: str |
                               followup=followup, **variables))
 
 
+def summarize(b: DialogBuilder) -> Task[object]:
+    """The assistant restates what the tool results say (at least one of their values)."""
+    facts = b.result_facts()
+    if not facts:
+        raise DialogRejected("assistant_text", "the tool results hold no value to summarize")
+
+    def check(text: str) -> str | None:
+        sources = Sources([text])
+        return None if any(sources.states(v) for _, v in facts) else "restates no value of the tool results"
+
+    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.summary_grammar(facts), check=check))
+
+
+def _mentions(words: str) -> object:
+    def check(text: str) -> str | None:
+        lowered = text.lower()
+        return None if all(w in lowered for w in words.lower().split()) else f"does not mention the {words}"
+    return check
+
+
+def _refuses(text: str) -> str | None:
+    return None if re.search(r"\b(can't|cannot|can not|unable|not able|no tool|don't have|do not have|sorry|"
+                             r"unfortunately)\b", text, re.I) else "does not say it cannot do this"
+
+
 def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[None]:
     """Fill `b.turns` for `plan.kind`; raises DialogRejected when a step cannot be done right."""
     kind = plan.kind
@@ -49,7 +77,7 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         step = plan.steps[0]
         yield from ask(b, _state(step), goal(step), difficulty=difficulty)
         yield from b.call(step, thought_call(step))
-        yield from b.say("summarize", THOUGHT_SUMMARY)
+        yield from summarize(b)
     elif kind == "dependent":
         first, second = plan.steps
         link = plan.link
@@ -59,7 +87,7 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         yield from b.call(first, thought_call(first), link=link)
         yield from b.call(second, f"The {first[0].api.name} result gives the {link.field.replace('_', ' ')} that "
                                   f"{second[0].api.name} needs as {link.param}, so I call it next.")
-        yield from b.say("summarize", THOUGHT_SUMMARY)
+        yield from summarize(b)
     elif kind == "ask_missing":
         step, missing = plan.steps[0], plan.missing or ""
         asked = [s for s in _state(step) if s.path == missing or s.path.startswith(f"{missing}.")
@@ -69,27 +97,29 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         yield from ask(b, _state(step, skip=(missing,)), goal(step), avoid=asked, leave_out=label,
                        difficulty=difficulty)
         yield from b.say("ask_missing", f"{step[0].api.name} needs the {label}, which the request does not give, so I "
-                                        "ask for it before calling.", missing=label, missing_description=description)
+                                        "ask for it before calling.", grammar=C.ask_grammar(label),
+                         check=_mentions(label), missing=label, missing_description=description)
         yield from b.user("user_supply_missing", asked, grammar=C.supply_grammar(asked), missing=label)
         yield from b.call(step, thought_call(step))
-        yield from b.say("summarize", THOUGHT_SUMMARY)
+        yield from summarize(b)
     elif kind == "multi_turn":
         first, second = plan.steps
         yield from ask(b, _state(first), goal(first), difficulty=difficulty)
         yield from b.call(first, thought_call(first))
-        yield from b.say("summarize", THOUGHT_SUMMARY)
+        yield from summarize(b)
         yield from ask(b, _state(second), goal(second), followup=True)
         # The tool just used stays in the tool list but not in this call's constraint: a small model copies the
         # previous call, and the follow-up asks for something else by construction.
         used = first[0].api.name
         yield from b.call(second, thought_call(second), callable_apis=[a for a in plan.offered if a.name != used])
-        yield from b.say("summarize", THOUGHT_SUMMARY)
+        yield from summarize(b)
     elif kind == "non_tool":
         yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style), topic=plan.topic)
-        yield from b.say("answer", THOUGHT_CHAT)
+        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or ""))
     elif kind == "irrelevance":
         assert plan.off_topic is not None
         yield from ask(b, _state([plan.off_topic]), plan.topic or "", difficulty=difficulty)
-        yield from b.say("refuse_no_tool", f"None of the offered tools can {plan.topic}, so I must not call one.")
+        yield from b.say("refuse_no_tool", f"None of the offered tools can {plan.topic}, so I must not call one.",
+                         grammar=C.refuse_grammar(plan.topic or ""), check=_refuses)
     else:
         raise ValueError(f"unknown dialog kind {kind!r}")

@@ -14,6 +14,7 @@ from localace.dialogs.complexity import Band, mean_loss_task
 from localace.dialogs.flows import run_flow
 from localace.dialogs.model import KINDS, Dialog
 from localace.dialogs.plans import Plan, PlanImpossible, PlanSampler, plan_summary
+from localace.dialogs.values import ValueMaker
 from localace.errors import LocalaceError, UserError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
@@ -77,11 +78,12 @@ class DialogConfig:
     band: tuple[float, float] = (10.0, 90.0)
     complexity: bool = True
     max_attempts: int = 3
+    tool_results: str = "values"  # values: typed value generators | model: the generation model writes them
 
     def identity(self, api_ids: list[str], fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {"seed": self.seed, "k": self.k, "mix": self.mix, "band": list(self.band),
-                "complexity": self.complexity, "apis": content_hash(sorted(api_ids), 16),
-                "model": content_hash(fingerprint, 16)}
+                "complexity": self.complexity, "tool_results": self.tool_results,
+                "apis": content_hash(sorted(api_ids), 16), "model": content_hash(fingerprint, 16)}
 
 
 @dataclass(frozen=True)
@@ -225,8 +227,10 @@ class DialogGenerator:
         return DialogEvent(slot, kind, None, *last)
 
     def _build(self, plan: Plan, slot: int, attempt: int, stats: ConsistencyStats, difficulty: str) -> Task[Dialog]:
-        b = DialogBuilder(plan.offered, [self.cfg.seed, slot, attempt, difficulty], k=self.cfg.k, stats=stats,
-                          persona=plan.persona, style=plan.style)
+        salt = [self.cfg.seed, slot, attempt, difficulty]
+        b = DialogBuilder(plan.offered, salt, k=self.cfg.k, stats=stats, persona=plan.persona, style=plan.style,
+                          values=ValueMaker(content_hash([*salt, "results"], 16)),
+                          tool_model=self.cfg.tool_results == "model")
         try:
             yield from run_flow(b, plan, difficulty)
         except DialogRejected as r:

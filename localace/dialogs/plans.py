@@ -158,8 +158,10 @@ class PlanSampler:
             plan.steps = [[PlannedCall(a, values.arguments(a))] for a in plan.targets]
         elif kind == "ask_missing":
             api = plan.targets[0]
-            plan.steps = [[PlannedCall(api, {plan.missing: values.value(plan.missing or "", api.parameters["properties"][
-                plan.missing], api), **values.arguments(api, skip=(plan.missing or "",))})]]
+            missing = plan.missing or ""
+            others = values.arguments(api, skip=(missing,))
+            asked = values.distinct(missing, api.parameters["properties"][missing], api, taken=others.values())
+            plan.steps = [[PlannedCall(api, {missing: asked, **others})]]
         elif kind == "irrelevance":
             unrelated = self._others(rng, plan.offered, 1)
             if not unrelated:

@@ -18,6 +18,7 @@ from typing import Any
 import jsonschema
 
 from localace.apis.spec import ApiSpec, strip_vendor_keys
+from localace.hashing import canonical_json
 from localace.string_formats import FORMAT_CHECKER
 
 # Dates are drawn around a fixed anchor, not today: the same seed must give the same dialog on any day.
@@ -61,7 +62,47 @@ class ValueMaker:
         required = [n for n in params.get("required", []) if n in props]
         extra = [n for n in props if n not in required and props[n].get("type") != "boolean"]
         chosen = required + self.rng.sample(extra, min(optional, len(extra)))
-        return {n: self.value(n, props[n], api) for n in props if n in chosen and n not in skip}
+        out: dict[str, Any] = {}
+        for n in props:
+            if n in chosen and n not in skip:
+                out[n] = self.distinct(n, props[n], api, taken=out.values())
+        return out
+
+    def distinct(self, name: str, schema: dict[str, Any], api: ApiSpec | None, taken: Any) -> Any:
+        """A value unlike the ones already `taken`: two parameters holding the same value make the request
+        ambiguous (which 8 was the limit?), and a value left out must not be stated by another."""
+        taken = [canonical_json(t) for t in taken]
+        value = self.value(name, schema, api)
+        for _ in range(6):
+            if canonical_json(value) not in taken:
+                break
+            value = self.value(name, schema, api)
+        return value
+
+    def result(self, api: ApiSpec, fixed: dict[str, Any], arguments: dict[str, Any]) -> Any:
+        """A simulated tool result under the API's return schema: `fixed` fields as given, every other field from
+        the typed generators (a 135M model writes `"results": ") - I'm ready to do it"`)."""
+        schema = strip_vendor_keys(api.returns)
+        props = schema.get("properties")
+        if schema.get("type") != "object" or not isinstance(props, dict):
+            return self.value("result", schema, api)
+        out = {}
+        for n, field_schema in props.items():
+            out[n] = fixed[n] if n in fixed else self._result_field(n, field_schema, api, arguments)
+        return out
+
+    def _result_field(self, name: str, schema: dict[str, Any], api: ApiSpec, arguments: dict[str, Any]) -> Any:
+        words = _words(name)
+        if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema and not schema.get(
+                "format"):
+            if _has(words, "status", "state"):
+                return self.rng.choice(("active", "pending", "completed", "confirmed", "on time", "available"))
+            if _has(words, "message", "summary", "description", "details", "text", "note", "notes", "result"):
+                about = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in list(arguments.items())[:2]
+                                  if isinstance(v, (str, int, float)) and not isinstance(v, bool))
+                text = api.description.rstrip(".")
+                return f"{text}{f' for {about}' if about else ''}: done."
+        return self.value(name, schema, api)
 
     def value(self, name: str, schema: dict[str, Any], api: ApiSpec | None = None) -> Any:
         """A value for one parameter (or nested field) that validates against its schema."""

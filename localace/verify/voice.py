@@ -32,3 +32,16 @@ def voice_problem(text: str) -> str | None:
         if hit:
             return f'{what}: "{hit.group(0)}"'
     return None
+
+
+_ASSISTANT_NARRATION = tuple(re.compile(p, re.I) for p in (
+    r"\bthe user(?:'s)?\b", r"\bthe assistant\b", r"\bthe tool results?\b", r"\bsummari[sz]e[sd]? (?:the|them)\b",
+    r"\b(?:this|the) (?:task|prompt|instruction)\b", r"\bexact values\b"))
+
+
+def assistant_voice_problem(text: str) -> str | None:
+    """Why an assistant text talks about the conversation instead of to the user, or None."""
+    for pattern in _ASSISTANT_NARRATION:
+        if hit := pattern.search(text):
+            return f'narrates: "{hit.group(0)}"'
+    return None
