@@ -12,6 +12,7 @@ from localace.apis.prompt_tools import PromptToolsError, entry_name, find_tool_l
 from localace.apis.spec import ApiSpec, InvalidApiSpecError
 from localace.apis.tool_formats import ToolFormatError, from_bfcl, from_openai
 from localace.errors import UserError
+from localace.evaluate.bfcl_package import YARDSTICK_REASON, is_benchmark_function
 
 Candidate = tuple[str, Any]  # (format name, raw tool entry)
 
@@ -183,7 +184,9 @@ def import_tools(text: str, *, filename: str = "") -> ImportResult:
         except (InvalidApiSpecError, ToolFormatError) as err:
             result.skipped.append(Skipped(index, entry_name(raw), "; ".join(err.reasons)))
             continue
-        if spec.id in first_by_id:
+        if is_benchmark_function(spec.name, spec.description):
+            result.skipped.append(Skipped(index, spec.name, YARDSTICK_REASON))
+        elif spec.id in first_by_id:
             result.duplicates += 1
         elif spec.name in first_by_name:
             other_index, other_id = first_by_name[spec.name]

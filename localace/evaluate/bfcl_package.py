@@ -7,7 +7,9 @@ clients; we only read files, so nothing of the package is imported here.
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
+from functools import lru_cache
 from pathlib import Path
 
 from localace.errors import UserError
@@ -66,3 +68,43 @@ def category_files(category: str, folder: Path | None = None) -> tuple[Path, Pat
     _, questions = max(versions)
     answers = folder / "possible_answer" / questions.name
     return questions, answers if answers.is_file() else None
+
+
+def _function_key(name: object, description: object) -> str:
+    text = description if isinstance(description, str) else ""
+    return f"{name}\x00{' '.join(text.split()).casefold()}"
+
+
+def _functions_in(path: Path) -> list[dict]:
+    """Function documents of one data file: entries' "function" lists, or one document per line."""
+    found: list[dict] = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # not JSON Lines (a few auxiliary files): nothing to collect there
+        if isinstance(record, dict):
+            functions = record.get("function") if isinstance(record.get("function"), list) else [record]
+            found.extend(f for f in functions if isinstance(f, dict) and "name" in f)
+    return found
+
+
+@lru_cache(maxsize=1)
+def _benchmark_keys() -> frozenset[str]:
+    try:
+        folder = data_dir()
+    except BfclPackageError:
+        return frozenset()
+    paths = [*folder.glob("BFCL_v*_*.json"), *folder.glob("multi_turn_func_doc/*.json")]
+    return frozenset(_function_key(f.get("name"), f.get("description")) for p in paths for f in _functions_in(p))
+
+
+def is_benchmark_function(name: object, description: object) -> bool:
+    """Whether BFCL's shipped data offers this function (same name and description).
+
+    BFCL is our yardstick: its functions must not reach the API pool, examples, prompts or
+    training data, or the score would measure memory. Always False without bfcl-eval installed."""
+    return _function_key(name, description) in _benchmark_keys()
+
+
+YARDSTICK_REASON = "a BFCL benchmark function: BFCL is the evaluation yardstick, never training data"
