@@ -16,7 +16,7 @@ from localace.backends.validation import check_schema_supported, schema_errors
 from localace.cli.eval import eval_cmd
 from localace.errors import SchemaError, TruncatedOutput, UserError
 from localace.evaluate.ast_checker import ERROR_TYPES
-from localace.evaluate.grammar import MAX_STRING, calls_schema, to_json_schema
+from localace.evaluate.grammar import MAX_ITEMS, MAX_STRING, calls_schema, to_json_schema
 from localace.evaluate.prompting import build_messages, system_prompt
 from localace.evaluate.runner import (
     EvalInputError, decode_prompt_output, evaluate_item, find_answers, load_eval_set, run_eval,
@@ -111,10 +111,10 @@ def test_gorilla_types_become_bounded_closed_json_schema():
     props = schema["properties"]
     assert schema["required"] == ["a"] and schema["additionalProperties"] is False
     assert props["a"] == {"type": "number"}
-    assert props["b"] == {"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": MAX_STRING}}
+    assert props["b"] == {"type": "array", "maxItems": MAX_ITEMS, "items": {"type": "string", "maxLength": MAX_STRING}}
     assert props["c"]["additionalProperties"] is False and props["c"]["properties"]["d"] == {"type": "integer"}
     assert props["e"] == {} and props["f"] == {"type": "string", "enum": ["x", "y"]}
-    assert props["g"]["maxProperties"] == 8 and props["h"] == {"type": "boolean"}
+    assert props["g"]["maxProperties"] == MAX_ITEMS and props["h"] == {"type": "boolean"}
 
 
 def test_calls_schema_allows_no_call_and_rejects_unknown_names_and_keys():
@@ -125,7 +125,7 @@ def test_calls_schema_allows_no_call_and_rejects_unknown_names_and_keys():
     assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "Oslo"}}]}) == []
     assert schema_errors(schema, {"calls": [{"name": "other", "arguments": {}}]})
     assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "Oslo", "x": 1}}]})
-    assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "x" * 121}}]})
+    assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "x" * (MAX_STRING + 1)}}]})
     assert calls_schema([])["properties"]["calls"]["maxItems"] == 0
 
 
@@ -480,3 +480,34 @@ def test_embedded_model_on_real_v4_entries(embedded_model, store):
             assert result.error_type in (None, *ERROR_TYPES)
             if mode == "constrained" and result.raw_output is not None:
                 assert result.decoded is not None and result.fallback is None
+
+
+@_needs_bfcl
+def test_constrained_bounds_admit_every_shipped_answer():
+    """The schema's string, list and call bounds never rule out a correct BFCL v4 answer."""
+    from localace.evaluate.grammar import MAX_CALLS
+    from localace.evaluate.runner import load_bfcl_sets
+
+    def sizes(value):
+        if isinstance(value, str):
+            yield "string", len(value)
+        elif isinstance(value, list):
+            yield "list", len(value)
+            for item in value:
+                yield from sizes(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from sizes(item)
+
+    longest = {"string": 0, "list": 0, "calls": 0}
+    for item in load_bfcl_sets(["simple_python", "multiple", "parallel", "parallel_multiple", "live_simple",
+                                "live_multiple", "live_parallel", "live_parallel_multiple"]):
+        longest["calls"] = max(longest["calls"], len(item.ground_truth))
+        for call in item.ground_truth:
+            for options in next(iter(call.values())).values():
+                first = next((o for o in options if o != ""), None)
+                for kind, size in sizes(first):
+                    # Answer-form dicts list options: the list of a dict's key is not a list value.
+                    longest[kind] = max(longest[kind], size)
+    assert longest["string"] <= MAX_STRING and longest["calls"] <= MAX_CALLS
+    assert longest["list"] <= MAX_ITEMS
