@@ -143,10 +143,11 @@ def import_row(row: dict[str, Any]) -> Dialog:
     tools = tools_from_side(row, FORMAT_KEYS)
     if tools is None:
         system = next((m for m in messages if m.get("role") == "system"), None)
-        text = field(system, "content", str, "system message") if system else ""
-        tools = tools_in_prompt(text) if system else []
-        if tools is None:
-            raise FormatError("system: no <tools> block (nor a JSON list of tools)")
+        tools = []
+        if system is not None:
+            tools = tools_in_prompt(field(system, "content", str, "system message"), "system message")
+            if tools is None:
+                raise FormatError("system message: no <tools> block (nor a JSON list of tools)")
     roles = [m.get("role") for m in messages]
     actions = recorded_actions(row, FORMAT_KEYS, roles.count("assistant")) or [None] * roles.count("assistant")
     turns: list[Turn] = []
