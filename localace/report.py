@@ -49,6 +49,14 @@ def verification_funnels(store: Store, run_id: str) -> list[dict[str, Any]]:
     return [rules, judges] if judged else [rules]
 
 
+def rejection_reasons(store: Store, run_id: str) -> list[tuple[str, str]]:
+    """(check, reason) of every rejected dialog of the run, in dialog order: why each was rejected."""
+    return store.conn.execute(
+        "SELECT d.rejected_at, v.reason FROM dialogs d JOIN verdicts v "
+        "ON v.dialog_id = d.id AND v.check_name = d.rejected_at "
+        "WHERE d.run_id=? AND d.status='rejected' ORDER BY d.seq", (run_id,)).fetchall()
+
+
 def run_report(store: Store, api_run: str | None, dialog_run: str | None) -> dict[str, Any]:
     funnels = []
     if api_run:

@@ -15,7 +15,8 @@ from localace.backends.fake import FakeBackend
 from localace.backends.validation import check_schema_supported, schema_errors
 from localace.cli.eval import eval_cmd
 from localace.errors import SchemaError, TruncatedOutput, UserError
-from localace.evaluate.grammar import MAX_STRING, calls_schema, to_json_schema
+from localace.evaluate.ast_checker import ERROR_TYPES
+from localace.evaluate.grammar import MAX_ITEMS, MAX_STRING, calls_schema, to_json_schema
 from localace.evaluate.prompting import build_messages, system_prompt
 from localace.evaluate.runner import (
     EvalInputError, decode_prompt_output, evaluate_item, find_answers, load_eval_set, run_eval,
@@ -110,10 +111,10 @@ def test_gorilla_types_become_bounded_closed_json_schema():
     props = schema["properties"]
     assert schema["required"] == ["a"] and schema["additionalProperties"] is False
     assert props["a"] == {"type": "number"}
-    assert props["b"] == {"type": "array", "maxItems": 8, "items": {"type": "string", "maxLength": MAX_STRING}}
+    assert props["b"] == {"type": "array", "maxItems": MAX_ITEMS, "items": {"type": "string", "maxLength": MAX_STRING}}
     assert props["c"]["additionalProperties"] is False and props["c"]["properties"]["d"] == {"type": "integer"}
     assert props["e"] == {} and props["f"] == {"type": "string", "enum": ["x", "y"]}
-    assert props["g"]["maxProperties"] == 8 and props["h"] == {"type": "boolean"}
+    assert props["g"]["maxProperties"] == MAX_ITEMS and props["h"] == {"type": "boolean"}
 
 
 def test_calls_schema_allows_no_call_and_rejects_unknown_names_and_keys():
@@ -124,7 +125,7 @@ def test_calls_schema_allows_no_call_and_rejects_unknown_names_and_keys():
     assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "Oslo"}}]}) == []
     assert schema_errors(schema, {"calls": [{"name": "other", "arguments": {}}]})
     assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "Oslo", "x": 1}}]})
-    assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "x" * 121}}]})
+    assert schema_errors(schema, {"calls": [{"name": "get_time", "arguments": {"city": "x" * (MAX_STRING + 1)}}]})
     assert calls_schema([])["properties"]["calls"]["maxItems"] == 0
 
 
@@ -229,7 +230,8 @@ def test_prompt_mode_wrong_name_and_prose_fail(store):
     assert (prose.valid, prose.error_type, prose.decoded) == (False, "decode_failure", None)
     assert prose.raw_output.startswith("The answer")
     dotless = evaluate_item(_cached(store, "[math_hypot(x=3.0, y=4.0)]"), item)
-    assert dotless.valid  # BFCL accepts dots written as underscores
+    # A prompt-mode model sees BFCL's dotted names, and BFCL compares them as they are.
+    assert (dotless.valid, dotless.error_type) == (False, "wrong_name")
     empty = evaluate_item(_cached(store, ""), item)
     assert (empty.decoded, empty.error_type) == ([], "wrong_count")
 
@@ -355,3 +357,157 @@ def test_embedded_model_both_modes_on_three_entries(embedded_model, store):
         again = run_eval(backend, store, items, mode=mode, max_tokens=64)
         assert again.model_calls == 0
         assert [r.valid for r in again.results] == [r.valid for r in report.results]
+
+
+# ---------------------------------------------------------------- BFCL v4 files and the bfcl-eval package
+
+_needs_bfcl = pytest.mark.skipif(
+    __import__("importlib.util").util.find_spec("bfcl_eval") is None,
+    reason="bfcl-eval is not installed (pip install --no-deps bfcl-eval)",
+)
+
+
+def _write_lines(path, records):
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _v4_entry(entry_id, function, text="Do it."):
+    return {"id": entry_id, "question": [[{"role": "user", "content": text}]], "function": [function]}
+
+
+_JAVA_FN = {"name": "Geo.scale", "description": "Scale shapes.", "parameters": {"type": "dict", "properties": {
+    "factors": {"type": "Array", "items": {"type": "integer"}, "description": "Factors."},
+    "exact": {"type": "boolean", "description": "Exact?"}}, "required": ["factors"]}}
+
+
+def test_v4_ids_load_with_their_category_and_irrelevance_needs_no_answers_file(tmp_path):
+    data = _write_lines(tmp_path / "BFCL_v4_simple_java.json", [_v4_entry("simple_java_0", _JAVA_FN)])
+    answers = _write_lines(tmp_path / "answers.json", [
+        {"id": "simple_java_0", "ground_truth": [{"Geo.scale": {"factors": [[2, 3]], "exact": [True, ""]}}]}])
+    (item,) = load_eval_set(data, answers)
+    assert (item.category, item.ground_truth[0]["Geo.scale"]["factors"]) == ("simple_java", [[2, 3]])
+    irrelevant = _write_lines(tmp_path / "BFCL_v4_live_irrelevance.json",
+                              [_v4_entry("live_irrelevance_0-0-0", _JAVA_FN)])
+    # BFCL ships no possible-answer file for (ir)relevance: none is looked for.
+    assert [i.ground_truth for i in load_eval_set(irrelevant)] == [[]]
+
+
+def test_java_entries_are_offered_as_strings_and_checked_after_conversion(tmp_path, store):
+    data = _write_lines(tmp_path / "d.json", [_v4_entry("simple_java_0", _JAVA_FN)])
+    answers = _write_lines(tmp_path / "a.json", [
+        {"id": "simple_java_0", "ground_truth": [{"Geo.scale": {"factors": [[2, 3]], "exact": [True, ""]}}]}])
+    (item,) = load_eval_set(data, answers)
+    system = build_messages(item.entry, "prompt", item.category)[0]["content"]
+    shown = json.loads(system.split("in JSON:\n", 1)[1])
+    assert {p["type"] for p in shown[0]["parameters"]["properties"].values()} == {"string"}
+    assert "Java 8" in shown[0]["description"] and "integer" in shown[0]["parameters"]["properties"]["factors"][
+        "description"]
+    schema = calls_schema(shown)
+    assert schema_errors(schema, {"calls": [{"name": "Geo.scale", "arguments": {"factors": "new int[]{2, 3}"}}]}) == []
+    ok = evaluate_item(_cached(store, '[Geo.scale(factors="new int[]{2, 3}", exact=true)]'), item)
+    assert ok.valid, ok.message
+    assert ok.decoded == [{"Geo.scale": {"factors": "new int[]{2, 3}", "exact": "true"}}]
+    wrong = evaluate_item(_cached(store, '[Geo.scale(factors="new int[]{2, 4}")]'), item)
+    assert (wrong.valid, wrong.error_type) == (False, "value_error")
+    constrained = evaluate_item(_cached(store, json.dumps(
+        {"calls": [{"name": "Geo.scale", "arguments": {"factors": "new int[]{2, 3}"}}]})), item, mode="constrained")
+    assert constrained.valid and constrained.fallback is None, constrained.message
+
+
+def test_bfcl_option_errors_are_one_line(tmp_path, monkeypatch):
+    import importlib.util
+
+    runner = CliRunner()
+    base = ["--db", str(tmp_path / "e.db"), "--model", "fake"]
+    for extra, needle in (
+        ([], "pass --data FILE"),
+        (["--bfcl", "simple"], "unknown BFCL category 'simple'"),
+        (["--bfcl", "simple_python", "--data", str(DATA)], "leave out --data"),
+    ):
+        res = runner.invoke(eval_cmd, base + extra)
+        assert res.exit_code == 2 and needle in res.stderr and len(res.stderr.strip().splitlines()) == 1, res.output
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "bfcl_eval" else real(name, *a))
+    res = runner.invoke(eval_cmd, base + ["--bfcl", "simple_python"])
+    assert res.exit_code == 2 and "pip install --no-deps bfcl-eval" in res.stderr, res.output
+    assert len(res.stderr.strip().splitlines()) == 1
+
+
+@_needs_bfcl
+def test_bfcl_option_scores_every_v4_category_from_the_package(tmp_path):
+    from localace.evaluate.bfcl_package import CATEGORIES
+
+    for mode in ("prompt", "constrained"):
+        res = CliRunner().invoke(eval_cmd, ["--db", str(tmp_path / "e.db"), "--model", "fake", "--bfcl", "all",
+                                            "--limit", "2", "--mode", mode, "--json"])
+        assert res.exit_code == 0, res.output
+        report = json.loads(res.stdout)
+        assert list(report["summary"]) == list(CATEGORIES)
+        assert all(s["total"] == 2 for s in report["summary"].values())
+        assert report["fallbacks"] == 0
+        ids = [e["id"] for e in report["entries"]]
+        assert "simple_python_0" in ids and "live_simple_0-0-0" in ids
+
+
+@_needs_bfcl
+def test_data_and_answers_paths_of_the_package_files_work_with_or_without_category(tmp_path):
+    from localace.evaluate.bfcl_package import category_files
+
+    questions, answers = category_files("simple_python")
+    for extra in ([], ["--category", "simple_python"]):
+        res = CliRunner().invoke(eval_cmd, ["--db", str(tmp_path / "e.db"), "--model", "fake", "--data",
+                                            str(questions), "--answers", str(answers), "--limit", "3", *extra])
+        assert res.exit_code == 0, res.output
+        assert "simple_python" in res.stdout
+    # Without --answers, BFCL's possible_answer/ folder next to the data is found.
+    assert len(load_eval_set(questions, limit=2)) == 2
+
+
+@pytest.mark.model
+@_needs_bfcl
+def test_embedded_model_on_real_v4_entries(embedded_model, store):
+    from localace.evaluate.runner import load_bfcl_sets
+
+    items = load_bfcl_sets(["simple_python", "simple_java", "irrelevance"], limit=1)
+    backend = CachedBackend(embedded_model, store)
+    for mode in ("prompt", "constrained"):
+        report = run_eval(backend, store, items, mode=mode, model="smollm2", max_tokens=96)
+        assert [r.id for r in report.results] == ["simple_python_0", "simple_java_0", "irrelevance_0"]
+        assert report.model_calls == 3
+        for result in report.results:
+            # Every verdict is BFCL's rule applied to what was decoded; constrained output always decodes.
+            assert result.error_type in (None, *ERROR_TYPES)
+            if mode == "constrained" and result.raw_output is not None:
+                assert result.decoded is not None and result.fallback is None
+
+
+@_needs_bfcl
+def test_constrained_bounds_admit_every_shipped_answer():
+    """The schema's string, list and call bounds never rule out a correct BFCL v4 answer."""
+    from localace.evaluate.grammar import MAX_CALLS
+    from localace.evaluate.runner import load_bfcl_sets
+
+    def sizes(value):
+        if isinstance(value, str):
+            yield "string", len(value)
+        elif isinstance(value, list):
+            yield "list", len(value)
+            for item in value:
+                yield from sizes(item)
+        elif isinstance(value, dict):
+            for item in value.values():
+                yield from sizes(item)
+
+    longest = {"string": 0, "list": 0, "calls": 0}
+    for item in load_bfcl_sets(["simple_python", "multiple", "parallel", "parallel_multiple", "live_simple",
+                                "live_multiple", "live_parallel", "live_parallel_multiple"]):
+        longest["calls"] = max(longest["calls"], len(item.ground_truth))
+        for call in item.ground_truth:
+            for options in next(iter(call.values())).values():
+                first = next((o for o in options if o != ""), None)
+                for kind, size in sizes(first):
+                    # Answer-form dicts list options: the list of a dict's key is not a list value.
+                    longest[kind] = max(longest[kind], size)
+    assert longest["string"] <= MAX_STRING and longest["calls"] <= MAX_CALLS
+    assert longest["list"] <= MAX_ITEMS

@@ -122,9 +122,16 @@ def test_role_order_finds_misplaced_tool_turns_and_bad_ends() -> None:
     tool_turn = dialog.turns[2]
     starts_with_tool = dialog.model_copy(update={"turns": [tool_turn, *dialog.turns]})
     assert "dialog starts with a tool turn, not a user turn" in messages(starts_with_tool, "role_order")
+    # A dialog may end on its call (ToolACE and BFCL-style samples): the call is the last target.
     ends_with_call = dialog.model_copy(update={"turns": dialog.turns[:2]})
-    assert messages(ends_with_call, "role_order") == [
-        "dialog ends with an assistant call turn, not an assistant text turn"]
+    assert messages(ends_with_call, "role_order") == messages(ends_with_call, "tool_result_follows") == []
+    assert check_dialog(ends_with_call) == []
+    ends_with_tool = dialog.model_copy(update={"turns": dialog.turns[:3]})
+    assert messages(ends_with_tool, "role_order") == ["dialog ends with a tool turn, not an assistant turn"]
+    ends_with_user = dialog.model_copy(update={"turns": [*dialog.turns, dialog.turns[0]]})
+    assert "dialog ends with a user turn, not an assistant turn" in messages(ends_with_user, "role_order")
+    call_then_user = dialog.model_copy(update={"turns": [*dialog.turns[:2], dialog.turns[0], *dialog.turns[1:]]})
+    assert messages(call_then_user, "tool_result_follows")[0] == "call turn is followed by a user turn, not a tool turn"
     two_answers = dialog.model_copy(update={"turns": [*dialog.turns, dialog.turns[3]]})
     assert "two assistant text turns in a row" in messages(two_answers, "role_order")
 

@@ -1,4 +1,4 @@
-"""Import tool definitions from OpenAI, BFCL, ToolACE and plain JSON Schema files."""
+"""Import tool definitions from OpenAI, BFCL, ToolACE, ShareGPT/Hermes rows and plain JSON Schema files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from localace.apis.prompt_tools import PromptToolsError, entry_name, find_tool_list, read_listed, tools_block_entries
 from localace.apis.spec import ApiSpec, InvalidApiSpecError
-from localace.apis.tool_formats import ToolFormatError, from_bfcl, from_openai, from_toolace
+from localace.apis.tool_formats import ToolFormatError, from_bfcl, from_openai
 from localace.errors import UserError
+from localace.evaluate.bfcl_package import YARDSTICK_REASON, is_benchmark_function
 
 if TYPE_CHECKING:
     from localace.store.db import Store
@@ -45,8 +47,11 @@ class ImportResult:
     _first_by_name: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
 
     def add(self, index: int, spec: ApiSpec) -> None:
-        """Keep spec, unless the same definition was kept (a duplicate) or another one has its name (skipped)."""
-        if spec.id in self._ids:
+        """Keep spec, unless it is one of BFCL's own functions (the yardstick never becomes material), the same
+        definition was kept (a duplicate) or another one has its name (skipped)."""
+        if is_benchmark_function(spec.name, spec.description):
+            self.skipped.append(Skipped(index, spec.name, YARDSTICK_REASON))
+        elif spec.id in self._ids:
             self.duplicates += 1
         elif spec.name in self._first_by_name:
             other_index, other_id = self._first_by_name[spec.name]
@@ -66,27 +71,18 @@ def _convert_jsonschema(raw: Any) -> ApiSpec:
     return from_openai(raw, source="import:jsonschema")
 
 
+def _unreadable(reason: Any) -> ApiSpec:
+    raise ToolFormatError([str(reason)])
+
+
 _CONVERTERS: dict[str, Callable[[Any], ApiSpec]] = {
     "openai": _convert_openai,
     "jsonschema": _convert_jsonschema,
     "bfcl": from_bfcl,
-    "toolace": from_toolace,
+    "toolace": read_listed,
+    "hermes": from_openai,
+    "unreadable": _unreadable,  # a row whose tool list cannot be parsed: skipped with the reason
 }
-
-
-def find_tool_list(text: str) -> list[dict[str, Any]] | None:
-    """The first JSON list of tool objects (dicts with "name") embedded in prose, if any."""
-    decoder = json.JSONDecoder()
-    start = text.find("[")
-    while start != -1:
-        try:
-            value, _ = decoder.raw_decode(text, start)
-        except json.JSONDecodeError:
-            value = None
-        if isinstance(value, list) and value and all(isinstance(item, dict) and "name" in item for item in value):
-            return value
-        start = text.find("[", start + 1)
-    return None
 
 
 def _types_in(schema: Any) -> Iterator[str]:
@@ -119,6 +115,34 @@ def _tools_value(value: Any) -> Any:
     return value
 
 
+def _system_texts(row: dict[str, Any]) -> Iterator[str]:
+    """System prompts of a dataset row: a "system" field, or system messages (OpenAI/Hermes/ShareGPT)."""
+    if isinstance(row.get("system"), str):
+        yield row["system"]
+    for key, role_key, text_key in (("messages", "role", "content"), ("conversations", "from", "value")):
+        messages = row.get(key)
+        for message in messages if isinstance(messages, list) else ():
+            if isinstance(message, dict) and message.get(role_key) == "system" and isinstance(message.get(text_key), str):
+                yield message[text_key]
+
+
+def _prompt_candidates(text: str) -> Iterator[Candidate]:
+    """Tools a system prompt lists: a <tools> block, else a ToolACE-style JSON list."""
+    try:
+        block = tools_block_entries(text)
+    except PromptToolsError as error:
+        yield "unreadable", f"system prompt: {error}"
+        return
+    if block is not None:
+        yield from (("hermes", entry) for entry in block)
+    else:
+        yield from (("toolace", entry) for entry in find_tool_list(text) or [])
+
+
+def _is_row(value: dict[str, Any]) -> bool:
+    return any(key in value for key in ("tools", "system", "messages", "conversations"))
+
+
 def _candidates(value: Any) -> Iterator[Candidate]:
     """Tool entries found in one JSON value (a row, a tool, or a list of either)."""
     if isinstance(value, list):
@@ -131,11 +155,14 @@ def _candidates(value: Any) -> Iterator[Candidate]:
         yield "openai", value
     elif isinstance(value.get("function"), list):
         yield from (("bfcl", function) for function in value["function"])
-    elif "tools" in value:
-        tools = _tools_value(value["tools"])
-        yield from _candidates(tools if isinstance(tools, list) else [])
-    elif isinstance(value.get("system"), str):
-        yield from (("toolace", tool) for tool in find_tool_list(value["system"]) or [])
+    elif _is_row(value):
+        tools = _tools_value(value.get("tools"))
+        if isinstance(tools, list) and tools:
+            yield from _candidates(tools)
+            return
+        # An empty or absent "tools" (ShareGPT's "[]"): the tools are in the system prompt, if anywhere.
+        for text in _system_texts(value):
+            yield from _prompt_candidates(text)
     elif isinstance(value.get("name"), str) and ("parameters" in value or "description" in value):
         yield _function_format(value), value
 
@@ -160,14 +187,6 @@ def _parse_json_values(text: str, label: str) -> list[Any]:
     return values
 
 
-def _entry_name(raw: Any) -> str:
-    if isinstance(raw, dict):
-        function = raw.get("function") if isinstance(raw.get("function"), dict) else raw
-        name = function.get("name")
-        return name if isinstance(name, str) else ""
-    return ""
-
-
 def import_tools(text: str, *, filename: str = "") -> ImportResult:
     """Read tool definitions from text; skip invalid ones with reasons, dedupe by id."""
     label = filename or "input"
@@ -182,7 +201,7 @@ def import_tools(text: str, *, filename: str = "") -> ImportResult:
         try:
             spec = _CONVERTERS[fmt](raw)
         except (InvalidApiSpecError, ToolFormatError) as err:
-            result.skipped.append(Skipped(index, _entry_name(raw), "; ".join(err.reasons)))
+            result.skipped.append(Skipped(index, entry_name(raw), "; ".join(err.reasons)))
             continue
         result.add(index, spec)
     return result

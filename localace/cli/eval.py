@@ -11,8 +11,18 @@ from rich.table import Table
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
+from localace.errors import UserError
+from localace.evaluate.bfcl_package import parse_categories
 from localace.evaluate.prompting import MODES, PROMPT
-from localace.evaluate.runner import MAX_TOKENS, EntryResult, EvalReport, load_eval_set, run_eval
+from localace.evaluate.runner import (
+    MAX_TOKENS,
+    EntryResult,
+    EvalItem,
+    EvalReport,
+    load_bfcl_sets,
+    load_eval_set,
+    run_eval,
+)
 from localace.store import open_store
 from localace.store.cache import CachedBackend
 
@@ -42,26 +52,42 @@ def error_table(report: EvalReport) -> Table:
     return table
 
 
+def _eval_items(data_path: str | None, answers_path: str | None, category: str | None,
+                bfcl_categories: str | None, limit: int | None) -> list[EvalItem]:
+    if bfcl_categories is None:
+        if data_path is None:
+            raise UserError("pass --data FILE (BFCL question entries) or --bfcl CATEGORIES")
+        return load_eval_set(data_path, answers_path, category=category, limit=limit)
+    for option, value in (("--data", data_path), ("--answers", answers_path), ("--category", category)):
+        if value is not None:
+            raise UserError(f"--bfcl reads the package's own files; leave out {option}")
+    return load_bfcl_sets(parse_categories(bfcl_categories), limit=limit)
+
+
 @click.command("eval")
 @db_option
 @model_option
 @seed_option
 @ctx_option
-@click.option("--data", "data_path", required=True, help="BFCL question entries (JSON Lines).")
+@click.option("--data", "data_path", default=None, help="BFCL question entries (JSON Lines).")
 @click.option("--answers", "answers_path", default=None,
               help="BFCL possible answers; default: <data stem>.answers.jsonl or possible_answer/<data name>.")
 @click.option("--category", default=None, help="Only entries of this BFCL category (also the category of ids that name none).")
-@click.option("--limit", type=int, default=None, help="Evaluate the first N entries only.")
+@click.option("--bfcl", "bfcl_categories", default=None, metavar="CATEGORIES",
+              help="Instead of --data: these categories (comma-separated, or 'all') from the installed "
+                   "bfcl-eval package (pip install --no-deps bfcl-eval).")
+@click.option("--limit", type=int, default=None, help="Evaluate the first N entries of the file (of each --bfcl category).")
 @click.option("--mode", type=click.Choice(MODES), default=PROMPT, show_default=True,
               help="prompt: free text decoded as a call list; constrained: JSON call list under a schema.")
 @click.option("--max-tokens", type=click.IntRange(1, 32768), default=MAX_TOKENS, show_default=True,
               help="Token budget of each answer; a longer answer counts as a decode failure.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
-def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: str, answers_path: str | None,
-             category: str | None, limit: int | None, mode: str, max_tokens: int, as_json: bool) -> None:
+def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: str | None,
+             answers_path: str | None, category: str | None, bfcl_categories: str | None, limit: int | None,
+             mode: str, max_tokens: int, as_json: bool) -> None:
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
-    items = load_eval_set(data_path, answers_path, category=category, limit=limit)
+    items = _eval_items(data_path, answers_path, category, bfcl_categories, limit)
     store = open_store(db_path)
     backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))

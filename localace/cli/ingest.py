@@ -13,11 +13,14 @@ from localace.cli.progress import progress
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
 from localace.formats.registry import IMPORT_FORMATS
-from localace.report import verification_funnels
+from localace.report import rejection_reasons, verification_funnels
 from localace.store import open_store
 from localace.store.cache import CachedBackend
 from localace.verify.judges import Judges, judge_mode
 from localace.verify.stage import pending, verify_run
+
+
+_SHOWN_REASONS = 12
 
 
 @click.command("import")
@@ -67,3 +70,10 @@ def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: s
     for rid in runs or ([run_id] if run_id else []):
         for funnel in verification_funnels(store, rid):
             out.print(funnel_table(funnel))
+        reasons = rejection_reasons(store, rid)
+        if reasons:
+            out.print(f"rejected in run {rid} ({len(reasons)}), each at its first failing check:")
+        for check, reason in reasons[:_SHOWN_REASONS]:
+            out.print(f"  {reason or check}"[:240], markup=False)
+        if len(reasons) > _SHOWN_REASONS:
+            out.print(f"  … and {len(reasons) - _SHOWN_REASONS} more (localace dialogs show ID --json)")

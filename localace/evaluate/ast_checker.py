@@ -2,11 +2,20 @@
 
 Shapes (BFCL's own):
 - ``functions``: ``[{"name", "description", "parameters": {"type": "dict", "properties", "required"}}]``
-  with gorilla type names (string, integer, float, boolean, array, tuple, dict, any);
+  with gorilla type names (string, integer, float, boolean, array, tuple, dict, any), or Java /
+  JavaScript type names in the java and javascript categories;
 - ``decoded``: ``[{"func_name": {"param": value}}]``, or ``None`` when the output did not decode;
 - ``ground_truth``: ``[{"func_name": {"param": [acceptable values]}}]`` where ``""`` among the
   acceptable values means the parameter may be omitted. Dicts inside answers are themselves in
   answer form: ``{"key": [acceptable values]}``.
+
+The verdict of every entry is meant to equal BFCL's own checker's on the same decoded output
+(tests/test_bfcl_agreement.py runs both side by side), so the rules below follow BFCL where it is
+loose too: names compare exactly (a prompt-mode model sees BFCL's names, dots included); `any` wants
+a string; an answer whose type differs from the declared type is a variable name, compared as it is;
+strings are compared after removing spaces and ``,./-_*^`` and lower-casing; lists keep their order;
+dict answers are checked one level deep with no type check of their keys; parallel calls are paired
+greedily, each expected call taking the first remaining output that passes.
 """
 
 from __future__ import annotations
@@ -15,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localace.errors import UserError
+from localace.evaluate import lang_values
 
 WRONG_NAME = "wrong_name"
 MISSING_REQUIRED = "missing_required"
@@ -30,7 +40,15 @@ ERROR_TYPES = (
     WRONG_COUNT, DECODE_FAILURE, UNEXPECTED_CALL, NO_CALL,
 )
 
+# The rule sets; every category below is scored by one of them.
 CATEGORIES = ("simple", "multiple", "parallel", "parallel_multiple", "irrelevance", "relevance")
+# BFCL's single-turn AST categories, v3 and v4 spellings; "live_" + any of them is live data.
+_CATEGORY_RULES = {
+    "simple": "simple", "simple_python": "simple", "simple_java": "simple", "simple_javascript": "simple",
+    "java": "simple", "javascript": "simple",
+    "multiple": "multiple", "parallel": "parallel", "parallel_multiple": "parallel_multiple",
+    "irrelevance": "irrelevance", "relevance": "relevance",
+}  # fmt: skip
 
 # When no parallel pairing works we report the unmatched call that came closest to an answer:
 # a wrong value means name, parameters and types were all right.
@@ -38,18 +56,14 @@ _CLOSENESS: dict[str | None, int] = {
     WRONG_NAME: 0, MISSING_REQUIRED: 1, UNEXPECTED_PARAM: 2, TYPE_ERROR: 3, VALUE_ERROR: 4,
 }
 
-# Exact Python types per gorilla type; int passes for float (Python would convert it).
-_PY_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "float": (float, int),
-    "boolean": (bool,),
-    "array": (list,),
-    "tuple": (list, tuple),
-    "dict": (dict,),
-}
-# JSON Schema spellings that our own synthesized tool lists use.
+# The Python type each gorilla type must have (BFCL's table: a tuple arrives as a list, `any` as text).
+_PY_TYPES: dict[str, type] = {
+    "string": str, "integer": int, "float": float, "boolean": bool,
+    "array": list, "tuple": list, "dict": dict, "any": str,
+}  # fmt: skip
+# JSON Schema spellings that our own synthesized tool lists use (BFCL itself never writes them).
 _TYPE_ALIASES = {"number": "float", "object": "dict"}
+_PY_SEQUENCES = frozenset({"array", "tuple"})
 
 # BFCL: remove spaces and ,./-_*^ then lower-case; it also treats ' and " alike.
 _STRIP = str.maketrans("", "", " ,./-_*^")
@@ -78,15 +92,10 @@ def normalize_string(text: str) -> str:
     return text.translate(_STRIP).lower().replace("'", '"')
 
 
-def normalize_name(name: str) -> str:
-    """Some providers cannot send dots in function names; BFCL accepts them as underscores."""
-    return name.replace(".", "_")
-
-
 def base_category(category: str) -> str:
-    """Map a BFCL category (live_* included) to the rule set that checks it."""
-    base = category.removeprefix("live_")
-    if base not in CATEGORIES:
+    """Map a BFCL category (v3 or v4 name, live_* included) to the rule set that checks it."""
+    base = _CATEGORY_RULES.get(category.removeprefix("live_"))
+    if base is None:
         raise AstCheckerError(f"unsupported BFCL category {category!r}")
     return base
 
@@ -95,108 +104,165 @@ def _is_omit_marker(value: Any) -> bool:
     return isinstance(value, str) and value == ""
 
 
-def _gorilla_type(schema: dict, where: str) -> str:
-    raw = schema.get("type", "any")
-    name = _TYPE_ALIASES.get(raw, raw) if isinstance(raw, str) else None
-    if name != "any" and name not in _PY_TYPES:
-        raise AstCheckerError(f"unknown parameter type {raw!r} for {where}")
-    return name
+# ---------------------------------------------------------------- declared types
 
 
-def _type_matches(value: Any, gorilla_type: str) -> bool:
-    if gorilla_type == "any":
-        return True
-    # Exact type() rather than isinstance: bool is an int subclass but not an integer here.
-    return type(value) in _PY_TYPES[gorilla_type]
+@dataclass(frozen=True)
+class _Expected:
+    """What a parameter's value must be once read: its Python type and, for lists, the items' type."""
+
+    declared: str
+    type: type
+    item_type: type | None
+    item_declared: str | None
 
 
-def _type_problem(param: str, value: Any, schema: dict, acceptable: list) -> str | None:
-    """Describe why value does not have the declared type (one level of nesting), or None."""
-    expected = _gorilla_type(schema, repr(param))
-    if not _type_matches(value, expected):
-        # BFCL lets a value through when it has the type of the answer itself, which is how
-        # answers spell variable references (e.g. a string where the schema says integer).
-        answer_type = next((type(a) for a in acceptable if not _is_omit_marker(a)), None)
-        if answer_type is not None and type(value) is answer_type:
-            return None
-        return f"parameter {param!r}: expected {expected}, got {type(value).__name__} {value!r}"
-    items = schema.get("items")
-    if expected in ("array", "tuple") and isinstance(items, dict):
-        item_type = _gorilla_type(items, f"items of {param!r}")
-        for index, item in enumerate(value):
-            if not _type_matches(item, item_type):
-                return (
-                    f"parameter {param!r} item {index}: expected {item_type}, "
-                    f"got {type(item).__name__} {item!r}"
-                )
-    properties = schema.get("properties")
-    if expected == "dict" and isinstance(properties, dict):
-        for key, sub_value in value.items():
-            sub_schema = properties.get(key)
-            if not isinstance(sub_schema, dict):
-                continue  # unknown keys are judged by the value check against the answer
-            sub_type = _gorilla_type(sub_schema, f"{param!r}.{key!r}")
-            if not _type_matches(sub_value, sub_type):
-                return (
-                    f"parameter {param!r} key {key!r}: expected {sub_type}, "
-                    f"got {type(sub_value).__name__} {sub_value!r}"
-                )
+def _declared(schema: Any, where: str) -> str:
+    raw = schema.get("type") if isinstance(schema, dict) else None
+    if not isinstance(raw, str):
+        raise AstCheckerError(f"missing or non-string parameter type for {where}")
+    return raw
+
+
+def _expected(schema: dict, language: str | None, where: str) -> _Expected:
+    declared = _declared(schema, where)
+    if language is None:
+        declared = _TYPE_ALIASES.get(declared, declared)
+        if declared not in _PY_TYPES:
+            raise AstCheckerError(f"unknown parameter type {declared!r} for {where}")
+        item = None
+        if declared in _PY_SEQUENCES and isinstance(schema.get("items"), dict):
+            item = _TYPE_ALIASES.get(schema["items"].get("type"), schema["items"].get("type"))
+            if item not in _PY_TYPES:
+                raise AstCheckerError(f"unknown item type {item!r} for {where}")
+        return _Expected(declared, _PY_TYPES[declared], _PY_TYPES[item] if item else None, item)
+    try:
+        python_type = lang_values.python_type(language, declared)
+        item = None
+        if declared in lang_values.SEQUENCE_TYPES and isinstance(schema.get("items"), dict):
+            item = _declared(schema["items"], f"items of {where}")
+        item_type = lang_values.python_type(language, item) if item else None
+    except lang_values.UnconvertibleTypeError as error:
+        raise AstCheckerError(f"{where}: {error}") from None
+    return _Expected(declared, python_type, item_type, item)
+
+
+def _read_value(value: Any, expected: _Expected, language: str | None, param: str) -> tuple[Any, str | None]:
+    """The value as BFCL compares it, or a type problem (Java/JS values must be source text)."""
+    if language is not None:
+        if type(value) is not str:
+            return value, (f"parameter {param!r}: a {language} value must be written as a string, "
+                           f"got {type(value).__name__} {value!r}")
+        try:
+            value = lang_values.convert(language, value, expected.declared, expected.item_declared)
+        except lang_values.UnconvertibleTypeError as error:
+            raise AstCheckerError(f"parameter {param!r}: {error}") from None
+    if expected.declared == "tuple" and type(value) is tuple:
+        value = list(value)
+    if language is None and expected.declared == "float" and type(value) is int:
+        value = float(value)  # Python would convert it
+    return value, None
+
+
+def _answer_type(acceptable: Any) -> type | None:
+    """The type of the first acceptable value that is not the omit marker."""
+    for option in acceptable if isinstance(acceptable, (list, tuple, str)) else ():
+        if option != "":
+            return type(option)
     return None
 
 
-def _scalar_equal(value: Any, expected: Any) -> bool:
-    if isinstance(expected, str):
-        return isinstance(value, str) and normalize_string(value) == normalize_string(expected)
-    if isinstance(value, bool) or isinstance(expected, bool):
-        return type(value) is type(expected) and value == expected
-    if isinstance(value, (int, float)) and isinstance(expected, (int, float)):
-        return value == expected
-    return type(value) is type(expected) and value == expected
+def _item_ok(item: Any, option: Any, item_type: type) -> bool:
+    # An item passes with the declared item type or with the type of the answer's own items.
+    return type(item) is item_type or type(item) is _answer_type(option)
 
 
-def _matches(value: Any, expected: Any, answer_form: bool) -> bool:
-    """Compare one value with one acceptable value.
+def _type_check(param: str, value: Any, acceptable: list, expected: _Expected) -> tuple[bool, str | None]:
+    """(value is a variable reference, problem or None).
 
-    With answer_form, a dict in ``expected`` maps keys to lists of acceptable values (BFCL's
-    possible-answer form, used for dict parameters and lists of dicts); dicts nested inside such a
-    dict are compared literally, which is BFCL's "one level".
-    """
-    if isinstance(expected, dict):
-        if not isinstance(value, dict):
-            return False
-        if answer_form:
-            return _dict_matches(value, expected)
-        return value.keys() == expected.keys() and all(
-            _matches(value[k], expected[k], False) for k in expected
+    BFCL reads an answer whose type differs from the declared type as a variable name: then a value
+    of the answer's type passes, and it is compared as it is, not normalized."""
+    answer_type = _answer_type(acceptable)
+    variable = answer_type is not None and answer_type is not expected.type
+    if type(value) is expected.type:
+        if expected.item_type is None:
+            return variable, None
+        for option in acceptable:
+            # An option that is not a list (the omit marker) leaves the items unchecked.
+            if type(option) is not list or all(_item_ok(item, option, expected.item_type) for item in value):
+                return variable, None
+        bad = next((item for item in value if type(item) is not expected.item_type), None)
+        got = f"; got {type(bad).__name__} {bad!r}" if bad is not None else ""
+        return variable, f"parameter {param!r}: items must be {expected.item_declared}{got}"
+    if answer_type is not None and type(value) is answer_type:
+        return True, None
+    return variable, (f"parameter {param!r}: expected {expected.declared}, "
+                      f"got {type(value).__name__} {value!r}")
+
+
+# ---------------------------------------------------------------- values
+
+
+def _normalized(value: Any) -> Any:
+    return normalize_string(value) if type(value) is str else value
+
+
+def _each(option: Any) -> list:
+    """Elements of an acceptable value as BFCL walks them (a string is walked character by character)."""
+    return list(option) if isinstance(option, (list, tuple, str)) else []
+
+
+def _string_ok(value: str, acceptable: list) -> bool:
+    return normalize_string(value) in [normalize_string(a) for a in acceptable if type(a) is str]
+
+
+def _list_ok(value: list, acceptable: list) -> bool:
+    # Only the list's own string items are normalized; nested lists and dicts compare as they are.
+    normalized = [_normalized(item) for item in value]
+    return any(normalized == [_normalized(item) for item in _each(option)] for option in acceptable)
+
+
+def _may_omit(options: Any) -> bool:
+    return isinstance(options, (list, tuple, str)) and "" in options
+
+
+def _dict_ok(value: dict, acceptable: list) -> bool:
+    for option in acceptable:
+        if option == "" or not isinstance(option, dict):
+            continue
+        keys_ok = all(
+            key in option and _normalized(item) in [_normalized(o) for o in _each(option[key])]
+            for key, item in value.items()
         )
-    if isinstance(expected, list):
-        return (
-            isinstance(value, (list, tuple))
-            and len(value) == len(expected)
-            and all(_matches(v, e, answer_form) for v, e in zip(value, expected))
-        )
-    return _scalar_equal(value, expected)
+        if keys_ok and all(key in value or _may_omit(options) for key, options in option.items()):
+            return True
+    return False
 
 
-def _options(acceptable: Any) -> list:
-    # Answers always list acceptable values; a bare value is taken as the only option.
-    return acceptable if isinstance(acceptable, list) else [acceptable]
+def _dict_list_ok(value: list, acceptable: list) -> bool:
+    for option in acceptable:
+        items = _each(option)
+        if len(items) == len(value) and all(
+            isinstance(item, dict) and _dict_ok(item, [expected]) for item, expected in zip(value, items)
+        ):
+            return True
+    return False
 
 
-def _dict_matches(value: dict, expected: dict) -> bool:
-    for key, sub_value in value.items():
-        if key not in expected:
-            return False
-        if not any(_matches(sub_value, option, False) for option in _options(expected[key])):
-            return False
-    return all(
-        key in value or any(_is_omit_marker(o) for o in _options(opts))
-        for key, opts in expected.items()
-    )
+def _value_ok(value: Any, acceptable: list, expected: _Expected, variable: bool) -> bool:
+    if not variable:
+        if expected.type is dict:
+            return _dict_ok(value, acceptable)
+        if expected.type is list and expected.item_type is dict:
+            return _dict_list_ok(value, acceptable)
+        if expected.type is str:
+            return _string_ok(value, acceptable)
+        if expected.type is list:
+            return _list_ok(value, acceptable)
+    return value in acceptable  # Python equality, as BFCL compares (so 1 == 1.0 == True)
 
 
-def _value_ok(value: Any, acceptable: list) -> bool:
-    return any(_matches(value, option, True) for option in acceptable)
+# ---------------------------------------------------------------- calls
 
 
 def _decoded_parts(call: Any) -> tuple[str, dict] | None:
@@ -205,8 +271,6 @@ def _decoded_parts(call: Any) -> tuple[str, dict] | None:
         return None
     ((name, args),) = call.items()
     if not isinstance(name, str) or not isinstance(args, dict):
-        return None
-    if not all(isinstance(key, str) for key in args):
         return None
     return name, args
 
@@ -226,90 +290,109 @@ def _answer_parts(answer: Any) -> tuple[str, dict[str, list]]:
 
 
 def _find_function(functions: list[dict], name: str) -> dict:
-    # An exact name wins over one that only matches once dots become underscores.
-    for same in (lambda other: other == name, lambda other: normalize_name(other) == normalize_name(name)):
-        found = next((f for f in functions if same(str(f.get("name")))), None)
-        if found is not None:
-            return found
-    raise AstCheckerError(f"ground truth names function {name!r} that is not in the function list")
+    found = next((f for f in functions if f.get("name") == name), None)
+    if found is None:
+        raise AstCheckerError(f"ground truth names function {name!r} that is not in the function list")
+    return found
 
 
-def check_call(function: dict, call: dict, answer: dict) -> Verdict:
-    """Check one decoded call against one ground-truth call and its function document."""
-    expected_name, expected_params = _answer_parts(answer)
+def _schema_parts(function: dict) -> tuple[dict, list]:
+    parameters = function.get("parameters")
+    if not isinstance(parameters, dict):
+        raise AstCheckerError(f"function {function.get('name')!r} has no parameters object")
+    properties = parameters.get("properties") or {}
+    required = parameters.get("required") or []
+    if not isinstance(properties, dict) or not isinstance(required, list):
+        raise AstCheckerError(f"function {function.get('name')!r}: bad properties or required list")
+    return properties, required
+
+
+def check_call(function: dict, call: dict, answer: dict, language: str | None = None) -> Verdict:
+    """Check one decoded call against one ground-truth call and its function document.
+
+    `language` is "java" or "javascript" for entries whose values are written in that language."""
+    _, expected_params = _answer_parts(answer)
     parts = _decoded_parts(call)
     if parts is None:
         return _fail(DECODE_FAILURE, f"not a decoded call: {call!r}")
     name, args = parts
-    if normalize_name(name) != normalize_name(expected_name):
+    expected_name = function.get("name")
+    if name != expected_name:
         return _fail(WRONG_NAME, f"called {name!r}, expected {expected_name!r}")
 
-    parameters = function.get("parameters") or {}
-    properties = parameters.get("properties") or {}
-    for param in parameters.get("required") or []:
+    properties, required = _schema_parts(function)
+    for param in required:
         if param not in args:
             return _fail(MISSING_REQUIRED, f"required parameter {param!r} is missing")
-    for param in args:
+    for param, value in args.items():
         if param not in properties:
             return _fail(UNEXPECTED_PARAM, f"parameter {param!r} is not in the function's schema")
         if param not in expected_params:
             return _fail(UNEXPECTED_PARAM, f"parameter {param!r} is not in the answer")
-
-    for param, value in args.items():
         acceptable = expected_params[param]
-        problem = _type_problem(param, value, properties[param], acceptable)
+        expected = _expected(properties[param], language, repr(param))
+        value, problem = _read_value(value, expected, language, param)
+        if problem is None:
+            variable, problem = _type_check(param, value, acceptable, expected)
         if problem is not None:
             return _fail(TYPE_ERROR, problem)
-        if not _value_ok(value, acceptable):
+        if not _value_ok(value, acceptable, expected, variable):
             return _fail(VALUE_ERROR, f"parameter {param!r}: {value!r} is not one of {acceptable!r}")
 
     for param, acceptable in expected_params.items():
-        if param not in args and not any(_is_omit_marker(a) for a in acceptable):
+        if param not in args and "" not in acceptable:
             # Not required by the schema, but the answer needs a value (BFCL: missing_optional).
             return _fail(MISSING_REQUIRED, f"parameter {param!r} is omitted but the answer needs it")
     return _OK
 
 
-def _check_single(functions: list[dict], decoded: list, ground_truth: list) -> Verdict:
+def _check_single(functions: list[dict], decoded: list, ground_truth: list, language: str | None) -> Verdict:
     if len(ground_truth) != 1:
         raise AstCheckerError(f"expected one ground-truth call, got {len(ground_truth)}")
+    if not functions:
+        raise AstCheckerError("entry offers no function")
     if len(decoded) != 1:
         return _fail(WRONG_COUNT, f"expected 1 call, got {len(decoded)}")
-    name, _ = _answer_parts(ground_truth[0])
-    return check_call(_find_function(functions, name), decoded[0], ground_truth[0])
+    # BFCL checks a simple entry against its (only) function, not the one the answer names.
+    return check_call(functions[0], decoded[0], ground_truth[0], language)
 
 
-def _check_parallel(functions: list[dict], decoded: list, ground_truth: list) -> Verdict:
+def _check_multiple(functions: list[dict], decoded: list, ground_truth: list, language: str | None) -> Verdict:
+    if not ground_truth:
+        raise AstCheckerError("expected a ground-truth call, got none")
+    if len(decoded) != len(ground_truth):
+        return _fail(WRONG_COUNT, f"expected {len(ground_truth)} call(s), got {len(decoded)}")
+    function = _find_function(functions, _answer_parts(ground_truth[0])[0])
+    return check_call(function, decoded[0], ground_truth[0], language)
+
+
+def _check_parallel(functions: list[dict], decoded: list, ground_truth: list, language: str | None) -> Verdict:
     if len(decoded) != len(ground_truth):
         return _fail(WRONG_COUNT, f"expected {len(ground_truth)} calls, got {len(decoded)}")
-    schemas = [_find_function(functions, _answer_parts(a)[0]) for a in ground_truth]
-    # verdicts[j][i]: decoded call i against ground-truth call j
-    verdicts = [
-        [check_call(schema, call, answer) for call in decoded]
-        for schema, answer in zip(schemas, ground_truth)
-    ]
-    owner: list[int | None] = [None] * len(decoded)
+    used: set[int] = set()
+    for j, answer in enumerate(ground_truth):
+        expected_name = _answer_parts(answer)[0]
+        function = _find_function(functions, expected_name)
+        tried: list[tuple[int, Verdict]] = []
+        for i, call in enumerate(decoded):
+            if i in used:
+                continue
+            verdict = check_call(function, call, answer, language)
+            if verdict.valid:
+                used.add(i)
+                break
+            tried.append((i, verdict))
+        else:
+            best, closest = max(tried, key=lambda t: (_CLOSENESS.get(t[1].error_type, -1), -t[0]))
+            message = f"no call matches expected call #{j} ({expected_name}); closest is call #{best}: "
+            return Verdict(False, closest.error_type, message + closest.message)
+    return _OK
 
-    def assign(j: int, seen: set[int]) -> bool:
-        # Kuhn's augmenting path: take a free call, or move its owner to another call.
-        for i, verdict in enumerate(verdicts[j]):
-            if verdict.valid and i not in seen:
-                seen.add(i)
-                if owner[i] is None or assign(owner[i], seen):
-                    owner[i] = j
-                    return True
-        return False
 
-    unmatched = [j for j in range(len(ground_truth)) if not assign(j, set())]
-    if not unmatched:
-        return _OK
-    j = unmatched[0]
-    free = [i for i in range(len(decoded)) if owner[i] is None]
-    best = max(free, key=lambda i: (_CLOSENESS.get(verdicts[j][i].error_type, -1), -i))
-    closest = verdicts[j][best]
-    expected_name = _answer_parts(ground_truth[j])[0]
-    message = f"no call matches expected call #{j} ({expected_name}); closest is call #{best}: "
-    return Verdict(False, closest.error_type, message + closest.message)
+_RULES = {
+    "simple": _check_single, "multiple": _check_multiple,
+    "parallel": _check_parallel, "parallel_multiple": _check_parallel,
+}  # fmt: skip
 
 
 def check(
@@ -322,14 +405,11 @@ def check(
     base = base_category(category)
     # Anything that is not a list of {name: {param: value}} did not decode, like None.
     shape_ok = isinstance(decoded, list) and all(_decoded_parts(c) is not None for c in decoded)
+    calls = decoded if shape_ok else []
     if base == "irrelevance":
-        if shape_ok and decoded:
-            return _fail(UNEXPECTED_CALL, f"expected no call, got {len(decoded)}")
-        return _OK
+        return _fail(UNEXPECTED_CALL, f"expected no call, got {len(calls)}") if calls else _OK
     if not shape_ok:
         return _fail(DECODE_FAILURE, "the output did not decode into function calls")
     if base == "relevance":
-        return _OK if decoded else _fail(NO_CALL, "expected at least one call, got none")
-    if base in ("simple", "multiple"):
-        return _check_single(functions, decoded, ground_truth)
-    return _check_parallel(functions, decoded, ground_truth)
+        return _OK if calls else _fail(NO_CALL, "expected at least one call, got none")
+    return _RULES[base](functions, decoded, ground_truth, lang_values.language_of(category))

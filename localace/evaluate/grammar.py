@@ -7,8 +7,10 @@ from typing import Any
 from localace.backends.validation import check_schema_supported
 from localace.errors import SchemaError
 
-MAX_STRING = 120
-MAX_ITEMS = 8
+# Bounds wide enough for every answer BFCL v4 ships (its longest string has 224 characters, its
+# longest list 20 items, its most calls 8), tight enough that a small model cannot ramble forever.
+MAX_STRING = 256
+MAX_ITEMS = 24
 MAX_CALLS = 8
 
 _SCALARS = {"string": "string", "integer": "integer", "float": "number", "number": "number", "boolean": "boolean"}

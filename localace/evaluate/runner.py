@@ -12,10 +12,19 @@ from typing import Any
 
 from localace.backends.base import Output, Sampling
 from localace.errors import GenerationError, SchemaError, UserError
+from localace.evaluate import bfcl_package
 from localace.evaluate.ast_checker import base_category, check
 from localace.evaluate.bfcl_files import BfclIdError, category_of, load_answers, load_entries
 from localace.evaluate.grammar import calls_schema, decode_value
-from localace.evaluate.prompting import CONSTRAINED, MODES, PROMPT, TEMPLATE_HASH, build_messages
+from localace.evaluate.lang_values import language_of
+from localace.evaluate.prompting import (
+    CONSTRAINED,
+    MODES,
+    PROMPT,
+    TEMPLATE_HASH,
+    build_messages,
+    offered_functions,
+)
 from localace.formats.call_syntax import CallSyntaxError, extract_call_list, parse_calls
 from localace.formats.write import answers_path as exported_answers_path
 from localace.hashing import content_hash
@@ -163,46 +172,76 @@ def load_eval_set(
     """Entries to evaluate with their ground truth, filtered to `category`, first `limit` only.
 
     Everything is checked before any model call: files, categories, and that every entry that
-    needs an answer has one."""
+    needs an answer has one. Irrelevance and relevance entries need none, so a file of them needs
+    no answers file (BFCL ships none for them)."""
     if limit is not None and limit < 1:
         raise EvalInputError(f"--limit must be at least 1, got {limit}")
     if category is not None:
         base_category(category)  # unknown category: one-line error now, not mid-run
     data_path = Path(data_path)
-    entries = _read(load_entries, data_path, "data")
-    answers_file = Path(answers_path) if answers_path is not None else find_answers(data_path)
-    answers = _read(load_answers, answers_file, "answers")
-    items: list[EvalItem] = []
-    for entry in entries:
+    selected: list[tuple[dict, str, str]] = []
+    for entry in _read(load_entries, data_path, "data"):
         entry_category = _entry_category(entry["id"], category)
         if category is not None and entry_category != category:
             continue
-        base = base_category(entry_category)
+        selected.append((entry, entry_category, base_category(entry_category)))
+        if limit is not None and len(selected) == limit:
+            break
+    if not selected:
+        which = f" of category {category!r}" if category else ""
+        raise EvalInputError(f"no entries{which} in {data_path}")
+    needs_answers = any(base not in _NO_ANSWER_NEEDED for _, _, base in selected)
+    answers_file: Path | None = Path(answers_path) if answers_path is not None else None
+    if answers_file is None and needs_answers:
+        answers_file = find_answers(data_path)
+    answers = _read(load_answers, answers_file, "answers") if answers_file is not None else {}
+    items: list[EvalItem] = []
+    for entry, entry_category, base in selected:
         truth = answers.get(entry["id"])
         if not truth and base not in _NO_ANSWER_NEEDED:
             raise EvalInputError(f"no ground truth for entry {entry['id']!r} in {answers_file}")
         items.append(EvalItem(entry, entry_category, truth or []))
-        if limit is not None and len(items) == limit:
-            break
-    if not items:
-        which = f" of category {category!r}" if category else ""
-        raise EvalInputError(f"no entries{which} in {data_path}")
+    return items
+
+
+def load_bfcl_sets(categories: list[str], *, limit: int | None = None) -> list[EvalItem]:
+    """The first `limit` entries of each category, from the installed bfcl-eval package's files."""
+    folder = bfcl_package.data_dir()
+    items: list[EvalItem] = []
+    for category in categories:
+        questions, answers = bfcl_package.category_files(category, folder)
+        items += load_eval_set(questions, answers, limit=limit)
     return items
 
 
 # ---------------------------------------------------------------- decoding
 
 
-def decode_prompt_output(text: str) -> list[dict[str, Any]]:
+def _source_text(value: Any) -> Any:
+    """A bare scalar literal as the source text it was written as (true, 5, 2.5); others unchanged."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return value
+
+
+def decode_prompt_output(text: str, category: str | None = None) -> list[dict[str, Any]]:
     """BFCL prompt-mode decoding: after stripping whitespace and one code fence, the whole text
-    must be a call list; nothing left (or `[]`) is no call. Raises CallSyntaxError otherwise."""
+    must be a call list; nothing left (or `[]`) is no call. Raises CallSyntaxError otherwise.
+
+    Java and JavaScript values are source text: BFCL reads `x=5` in those entries as the text "5",
+    so bare scalar literals become their text there."""
     body = extract_call_list(text)
     if body is None:
         if text.strip() and not _EMPTY_FENCE.fullmatch(text.strip()):
             # An unclosed fence is not "nothing": it is text that is not a call list.
             raise CallSyntaxError("unclosed code fence", 0)
         return []
-    return [{call.name: call.arguments} for call in parse_calls(body)]
+    calls = parse_calls(body)
+    if language_of(category or "") is not None:
+        return [{call.name: {k: _source_text(v) for k, v in call.arguments.items()}} for call in calls]
+    return [{call.name: call.arguments} for call in calls]
 
 
 # ---------------------------------------------------------------- running
@@ -215,24 +254,24 @@ class _Attempt:
     problem: str = ""
 
 
-def _prompt_attempt(backend: Any, entry: dict[str, Any], sampling: Sampling) -> _Attempt:
+def _prompt_attempt(backend: Any, item: EvalItem, sampling: Sampling) -> _Attempt:
     try:
-        completion = backend.generate(build_messages(entry, PROMPT), output=None, sampling=sampling,
-                                      template_hash=TEMPLATE_HASH)
+        completion = backend.generate(build_messages(item.entry, PROMPT, item.category), output=None,
+                                      sampling=sampling, template_hash=TEMPLATE_HASH)
     except GenerationError as e:
         return _Attempt(None, None, f"{e.kind}: {e}")
     try:
-        return _Attempt(completion.text, decode_prompt_output(completion.text))
+        return _Attempt(completion.text, decode_prompt_output(completion.text, item.category))
     except CallSyntaxError as e:
         return _Attempt(completion.text, None, f"not a call list: {e}")
 
 
-def _constrained_attempt(backend: Any, entry: dict[str, Any], sampling: Sampling) -> _Attempt:
+def _constrained_attempt(backend: Any, item: EvalItem, sampling: Sampling) -> _Attempt:
     """Raises SchemaError when the functions cannot be constrained (the caller falls back)."""
-    output = Output.json(calls_schema(entry["function"]))
+    output = Output.json(calls_schema(offered_functions(item.entry["function"], item.category)))
     try:
-        completion = backend.generate(build_messages(entry, CONSTRAINED), output=output, sampling=sampling,
-                                      template_hash=TEMPLATE_HASH)
+        completion = backend.generate(build_messages(item.entry, CONSTRAINED, item.category), output=output,
+                                      sampling=sampling, template_hash=TEMPLATE_HASH)
     except GenerationError as e:
         return _Attempt(None, None, f"{e.kind}: {e}")
     return _Attempt(completion.text, decode_value(completion.value))
@@ -245,12 +284,12 @@ def evaluate_item(backend: Any, item: EvalItem, *, mode: str = PROMPT, seed: int
     fallback = None
     if mode == CONSTRAINED:
         try:
-            attempt = _constrained_attempt(backend, item.entry, sampling)
+            attempt = _constrained_attempt(backend, item, sampling)
         except SchemaError as e:
             fallback = str(e)
-            attempt = _prompt_attempt(backend, item.entry, sampling)
+            attempt = _prompt_attempt(backend, item, sampling)
     else:
-        attempt = _prompt_attempt(backend, item.entry, sampling)
+        attempt = _prompt_attempt(backend, item, sampling)
     verdict = check(item.category, item.entry["function"], attempt.decoded, item.ground_truth)
     message = "; ".join(part for part in (verdict.message, attempt.problem) if part)
     return EntryResult(item.id, item.category, attempt.raw_output, attempt.decoded, verdict.valid,

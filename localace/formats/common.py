@@ -7,7 +7,9 @@ import random
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
-from localace.apis.spec import ApiSpec
+from localace.apis.prompt_tools import PromptToolsError, entry_name, prompt_tool_entries
+from localace.apis.spec import ApiSpec, InvalidApiSpecError
+from localace.apis.tool_formats import ToolFormatError
 from localace.dialogs.model import Dialog, ToolCall, ToolResult, Turn
 from localace.errors import LocalaceError
 
@@ -113,6 +115,27 @@ def tools_from_side(row: Mapping[str, Any], format_keys: Collection[str] = ()) -
     return [ApiSpec.model_validate(need(entry, dict, f"{key}[{i}]")) for i, entry in enumerate(entries)]
 
 
+def tools_in_prompt(system: str, where: str = "system") -> list[ApiSpec] | None:
+    """The tools a system prompt lists (<tools> block or ToolACE-style JSON list); None if it lists none.
+
+    Rows whose "tools" field is empty or absent (ShareGPT's "[]", ToolACE, many chat datasets) carry
+    their tools here. A definition we cannot read fails the row, naming the tool and why."""
+    try:
+        entries = prompt_tool_entries(system)
+    except PromptToolsError as error:
+        raise FormatError(f"{where}: {error}") from None
+    if entries is None:
+        return None
+    tools = []
+    for index, (entry, read) in enumerate(entries):
+        try:
+            tools.append(read(entry))
+        except (InvalidApiSpecError, ToolFormatError) as error:
+            name = entry_name(entry) or f"#{index}"
+            raise FormatError(f"{where}: tool {name!r} cannot be read: {'; '.join(error.reasons)}") from None
+    return tools
+
+
 def recorded_actions(
     row: Mapping[str, Any], format_keys: Collection[str], assistant_turns: int
 ) -> list[str | None] | None:
@@ -173,6 +196,18 @@ def _infer_action(turns: Sequence[Turn], index: int) -> str | None:
     return None
 
 
+def _mark_question(turns: list[Turn]) -> None:
+    """In an inferred ask_missing dialog, the last assistant text before the first call is the question.
+
+    Foreign rows do not record actions; without this the rule layer would find no ask_missing turn."""
+    first_call = next((i for i, turn in enumerate(turns) if turn.role == "assistant" and turn.tool_calls), 0)
+    for index in range(first_call - 1, -1, -1):
+        turn = turns[index]
+        if turn.role == "assistant" and turn.tool_calls is None and turn.action is None:
+            turns[index] = turn.model_copy(update={"action": "ask_missing"})
+            return
+
+
 def build_dialog(
     row: Mapping[str, Any],
     fmt: str,
@@ -193,13 +228,17 @@ def build_dialog(
         return row.get(side_key(key, format_keys))
 
     kind = side("kind")
+    if not (isinstance(kind, str) and kind):
+        kind = infer_kind(tools, turns)
+        if kind == "ask_missing" and stored is None:
+            _mark_question(turns)
     domains = side("domains")
     complexity = side("complexity")
     meta: dict[str, Any] = {"source_format": fmt}
     if isinstance(side("id"), str):
         meta["source_id"] = side("id")
     return Dialog(
-        kind=kind if isinstance(kind, str) and kind else infer_kind(tools, turns),
+        kind=kind,
         tools=tools,
         turns=turns,
         domains=[d for d in domains if isinstance(d, str)] if isinstance(domains, list) else [],

@@ -8,7 +8,7 @@ import random
 from typing import Any
 
 from localace.apis.spec import ApiSpec
-from localace.apis.tool_formats import from_openai, to_openai
+from localace.apis.tool_formats import to_openai
 from localace.dialogs.model import Dialog, ToolCall, ToolResult, Turn
 from localace.formats.common import (
     TOOLS_JSON_KEY,
@@ -23,6 +23,7 @@ from localace.formats.common import (
     results_for,
     side_fields,
     tools_from_side,
+    tools_in_prompt,
     tools_json,
 )
 from localace.formats.tool_render import STYLE_LABELS, render_tools
@@ -118,24 +119,6 @@ def tagged_blocks(text: str, tag: str, where: str = "content") -> tuple[list[Any
     return payloads, "".join(outside)
 
 
-def parse_tools_block(system: str) -> list[ApiSpec]:
-    """Tools listed in the system prompt's <tools> block (one JSON object per line, or a JSON list)."""
-    start = system.find("<tools>")
-    while start != -1 and system.startswith("</tools>", start + len("<tools>")):
-        start = system.find("<tools>", start + 1)  # the empty "<tools></tools>" of the instructions
-    if start == -1:
-        raise FormatError("system: no <tools> block")
-    pos = start + len("<tools>")
-    entries: list[Any] = []
-    while not system.startswith("</tools>", pos := _skip_ws(system, pos)):
-        try:
-            value, pos = _DECODER.raw_decode(system, pos)
-        except json.JSONDecodeError as error:
-            raise FormatError(f"system: invalid JSON in <tools> ({error.msg})") from None
-        entries.extend(value if isinstance(value, list) else [value])
-    return [from_openai(need(entry, dict, f"tools[{i}]")) for i, entry in enumerate(entries)]
-
-
 def _assistant_turn(content: str, action: str | None, where: str) -> Turn:
     if action not in (None, "call"):
         return Turn(role="assistant", content=content)
@@ -163,7 +146,11 @@ def import_row(row: dict[str, Any]) -> Dialog:
     tools = tools_from_side(row, FORMAT_KEYS)
     if tools is None:
         system = next((m for m in messages if m.get("role") == "system"), None)
-        tools = parse_tools_block(field(system, "content", str, "system message")) if system else []
+        tools = []
+        if system is not None:
+            tools = tools_in_prompt(field(system, "content", str, "system message"), "system message")
+            if tools is None:
+                raise FormatError("system message: no <tools> block (nor a JSON list of tools)")
     roles = [m.get("role") for m in messages]
     actions = recorded_actions(row, FORMAT_KEYS, roles.count("assistant")) or [None] * roles.count("assistant")
     turns: list[Turn] = []

@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from localace.errors import UserError
+from localace.evaluate.bfcl_package import YARDSTICK_REASON, is_benchmark_function
 from localace.formats.registry import IMPORT_FORMATS, import_rows
 from localace.hashing import file_sha256
 from localace.runs import ensure_run
 from localace.dialogs.generate import insert_dialog
+from localace.dialogs.model import Dialog
 from localace.store.db import Store
 
 
@@ -36,6 +38,12 @@ def _rows(path: Path) -> list[str]:
     return text.splitlines()
 
 
+def _benchmark_tool(dialog: Dialog) -> str | None:
+    """Why a dialog must not enter the store: it offers a BFCL benchmark function."""
+    hit = next((tool.name for tool in dialog.tools if is_benchmark_function(tool.name, tool.description)), None)
+    return None if hit is None else f"tool {hit!r} is {YARDSTICK_REASON}"
+
+
 def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
     path = Path(path)
     if fmt not in IMPORT_FORMATS:
@@ -43,7 +51,7 @@ def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
     if not path.is_file():
         raise UserError(f"file not found: {path}")
     lines = _rows(path)
-    dialogs, errors = import_rows(lines, fmt)
+    dialogs, errors = import_rows(lines, fmt, refuse=_benchmark_tool)
     if not dialogs and errors:
         raise UserError(f"{path}: no row could be read as {fmt} (line {errors[0][0]}: {errors[0][1][:160]})")
     run = ensure_run(store, "import", {"file": file_sha256(str(path))[:16], "format": fmt})

@@ -22,6 +22,7 @@ from localace.formats.common import (
     results_for,
     side_fields,
     side_key,
+    tools_in_prompt,
 )
 
 NAME = "openai"
@@ -122,6 +123,10 @@ def import_row(row: dict[str, Any]) -> Dialog:
         name = field(function, "name", str, f"tools[{index}]")
         function["name"] = name_map.get(name, name)
         tools.append(from_openai(function))
+    if not tools:
+        # No "tools" (or an empty one): chat datasets often list the tools in the system message.
+        system = next((m for m in messages if m.get("role") == "system" and isinstance(m.get("content"), str)), None)
+        tools = (tools_in_prompt(system["content"], "system message") or []) if system else []
     turns: list[Turn] = []
     calls: dict[str, ToolCall] = {}
     index = 0

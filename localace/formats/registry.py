@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -112,8 +112,12 @@ def export_rows(
     return ExportRun(dialogs, fmt, seed, tool_mix)
 
 
-def import_rows(rows: Iterable[Mapping[str, Any] | str], fmt: str) -> tuple[list[Dialog], list[tuple[int, str]]]:
-    """Dialogs from rows (dicts or JSON lines); bad rows become (1-based line number, reason)."""
+def import_rows(
+    rows: Iterable[Mapping[str, Any] | str], fmt: str, *, refuse: Callable[[Dialog], str | None] | None = None
+) -> tuple[list[Dialog], list[tuple[int, str]]]:
+    """Dialogs from rows (dicts or JSON lines); bad rows become (1-based line number, reason).
+
+    `refuse` may name a reason to leave out a dialog that did import; it then counts as a bad row."""
     module = get_format(fmt, importing=True)
     dialogs: list[Dialog] = []
     errors: list[tuple[int, str]] = []
@@ -127,8 +131,14 @@ def import_rows(rows: Iterable[Mapping[str, Any] | str], fmt: str) -> tuple[list
                 errors.append((line_no, f"invalid JSON: {error.msg}"))
                 continue
         try:
-            dialogs.append(module.import_row(row))
+            dialog = module.import_row(row)
         except (LocalaceError, ValueError) as error:
             # pydantic's ValidationError is a ValueError: a row whose turns do not validate
             errors.append((line_no, str(error) or type(error).__name__))
+            continue
+        reason = refuse(dialog) if refuse is not None else None
+        if reason is None:
+            dialogs.append(dialog)
+        else:
+            errors.append((line_no, reason))
     return dialogs, errors

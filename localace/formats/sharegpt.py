@@ -1,4 +1,9 @@
-"""ShareGPT rows as LLaMA-Factory reads them: human/gpt/function_call/observation plus a tools string."""
+"""ShareGPT rows as LLaMA-Factory reads them: human/gpt/function_call/observation plus a tools string.
+
+Published conversions of other datasets fill these fields their own way, and import reads them:
+ToolACE's ShareGPT-func rows have `"tools": "[]"` with the tool list in the `system` prompt,
+function_call values in ToolACE's call syntax (`[Name One(a="x"), other.api(b=2)]`) and observations
+in its named form (`[{"name": ..., "results": {...}}]`)."""
 
 from __future__ import annotations
 
@@ -6,8 +11,11 @@ import random
 from collections.abc import Sequence
 from typing import Any
 
+import json
+
 from localace.apis.tool_formats import from_openai, to_openai
-from localace.dialogs.model import Dialog, ToolCall, Turn
+from localace.dialogs.model import Dialog, ToolCall, ToolResult, Turn
+from localace.formats.call_syntax import CallSyntaxError, parse_calls
 from localace.formats.common import (
     FormatError,
     FormatNotApplicable,
@@ -22,6 +30,7 @@ from localace.formats.common import (
     need,
     results_for,
     side_fields,
+    tools_in_prompt,
 )
 
 NAME = "sharegpt"
@@ -80,15 +89,35 @@ def export_row(dialog: Dialog, *, rng: random.Random | None = None, tool_style: 
 
 
 def _calls(value: str, where: str) -> list[ToolCall]:
-    parsed = loads_field(value, where)
+    """A function_call value: JSON ({"name", "arguments"} or a list of them), else a call list."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        try:
+            return [ToolCall(name=call.name, arguments=call.arguments) for call in parse_calls(value)]
+        except CallSyntaxError as error:
+            raise FormatError(f"{where}: function_call is neither JSON nor a call list ({error})") from None
     entries = parsed if isinstance(parsed, list) else [parsed]
     return [call_from(entry, f"{where}[{i}]") for i, entry in enumerate(entries)]
+
+
+def _named_results(parsed: Any) -> list[ToolResult] | None:
+    """ToolACE's named results, [{"name": ..., "results": ...}], or None for any other observation."""
+    entries = [parsed] if isinstance(parsed, dict) else parsed
+    if not isinstance(entries, list) or not entries:
+        return None
+    if all(isinstance(e, dict) and set(e) == {"name", "results"} and isinstance(e["name"], str) for e in entries):
+        return [ToolResult(name=e["name"], results=e["results"]) for e in entries]
+    return None
 
 
 def _observation(value: str, calls: list[ToolCall], where: str) -> Turn:
     if not calls:
         raise FormatError(f"{where}: observation without a preceding function_call")
     parsed = loads_or_text(value)
+    named = _named_results(parsed)
+    if named is not None:  # names kept as written: the rule layer checks they answer the calls
+        return Turn(role="tool", tool_results=named)
     if len(calls) == 1:
         values = [parsed]
     else:
@@ -96,18 +125,29 @@ def _observation(value: str, calls: list[ToolCall], where: str) -> Turn:
     return Turn(role="tool", tool_results=results_for(calls, values, where))
 
 
+def _row_tools(row: dict[str, Any], system: str | None) -> list:
+    entries = need(loads_field(row.get("tools") or "[]", "tools"), list, "tools")
+    if entries:
+        return [from_openai(need(entry, dict, f"tools[{i}]")) for i, entry in enumerate(entries)]
+    # "tools" empty or absent: a tool list in the system prompt is the row's tool list.
+    return (tools_in_prompt(system) or []) if system else []
+
+
 def import_row(row: dict[str, Any]) -> Dialog:
     need(row, dict, "row")
     conversations = field(row, "conversations", list)
-    entries = need(loads_field(row.get("tools") or "[]", "tools"), list, "tools")
-    tools = [from_openai(need(entry, dict, f"tools[{i}]")) for i, entry in enumerate(entries)]
+    system = row.get("system")
+    if system is not None:
+        need(system, str, "system")
     turns: list[Turn] = []
     calls: list[ToolCall] = []
     for index, message in enumerate(conversations):
         where = f"conversations[{index}]"
         value = field(need(message, dict, where), "value", str, where)
         role = message.get("from")
-        if role == "human":
+        if role == "system":  # some datasets open the conversation with it instead of a system field
+            system = value if system is None else f"{system}\n{value}"
+        elif role == "human":
             turns.append(Turn(role="user", content=value))
         elif role == "gpt":
             turns.append(Turn(role="assistant", content=value))
@@ -119,4 +159,4 @@ def import_row(row: dict[str, Any]) -> Dialog:
             calls = []
         else:
             raise FormatError(f"{where}.from: unknown role {role!r}")
-    return build_dialog(row, NAME, tools, turns, FORMAT_KEYS)
+    return build_dialog(row, NAME, _row_tools(row, system), turns, FORMAT_KEYS)

@@ -6,7 +6,6 @@ import random
 from functools import lru_cache
 from typing import Any
 
-from localace.apis.importers import find_tool_list
 from localace.apis.spec import ApiSpec
 from localace.apis.tool_formats import from_toolace, to_toolace
 from localace.dialogs.model import Dialog, ToolCall, ToolResult, Turn
@@ -24,6 +23,7 @@ from localace.formats.common import (
     recorded_actions,
     side_fields,
     tools_from_side,
+    tools_in_prompt,
     tools_json,
 )
 from localace.formats.tool_render import STYLE_LABELS, render_tools
@@ -83,11 +83,11 @@ def export_row(dialog: Dialog, *, rng: random.Random | None = None, tool_style: 
 
 
 def parse_tool_list(system: str) -> list[ApiSpec]:
-    """The first JSON list of tool objects in a system prompt (ours or ToolACE's own wording)."""
-    entries = find_tool_list(system)
-    if entries is None:
-        raise FormatError("system: no JSON tool list found")
-    return [from_toolace(entry) for entry in entries]
+    """The tools a system prompt lists: ToolACE's JSON list (ours or ToolACE's own wording), or a <tools> block."""
+    tools = tools_in_prompt(system)
+    if tools is None:
+        raise FormatError("system: no tool list found (neither a JSON list of tools nor a <tools> block)")
+    return tools
 
 
 def _looks_like_calls(value: str) -> bool:

@@ -96,7 +96,7 @@ def _shape(turn: Turn, article: bool = False) -> str:
     shape = f"{turn.role} turn"
     if turn.role == "assistant":
         shape = f"assistant {'call' if turn.tool_calls else 'text'} turn"
-    return f"{'an' if shape[0] in 'aeiou' else 'a'} {shape}" if article else shape
+    return f"{'an' if shape.startswith('assistant') else 'a'} {shape}" if article else shape  # "a user turn"
 
 
 def _present(value: Any) -> bool:
@@ -246,8 +246,9 @@ def _role_order(s: _Subject) -> Hits:
         return
     if turns[0].role != "user":
         yield 0, f"dialog starts with {_shape(turns[0], article=True)}, not a user turn"
-    if not _is_text(turns[-1]):
-        yield len(turns) - 1, f"dialog ends with {_shape(turns[-1], article=True)}, not an assistant text turn"
+    # Ending on a call is complete: the call is the sample's last target (ToolACE and BFCL-style rows).
+    if turns[-1].role != "assistant":
+        yield len(turns) - 1, f"dialog ends with {_shape(turns[-1], article=True)}, not an assistant turn"
     for i in range(1, len(turns)):
         problem = _order_problem(turns[i - 1], turns[i])
         if problem:
@@ -318,10 +319,11 @@ def _tool_result_follows(s: _Subject) -> Hits:
     for i, turn in enumerate(turns):
         if not _is_call(turn):
             continue
-        after = turns[i + 1] if i + 1 < len(turns) else None
-        if after is None or after.role != "tool":
-            followed = _shape(after, article=True) if after else "nothing"
-            yield i, f"call turn is followed by {followed}, not a tool turn"
+        if i + 1 == len(turns):
+            continue  # the dialog's final call: its result is not part of the sample
+        after = turns[i + 1]
+        if after.role != "tool":
+            yield i, f"call turn is followed by {_shape(after, article=True)}, not a tool turn"
             continue
         calls = [call.name for call in turn.tool_calls or ()]
         results = [result.name for result in after.tool_results or ()]
