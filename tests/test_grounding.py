@@ -29,6 +29,8 @@ from localace.verify.voice import voice_problem
     ("The meeting is at 14:30 on 2026-12-03.", "2026-12-03T14:30:00"),
     ("Write to José at jose@example.com.", "jose@example.com"),
     ("Café Müller is where we meet.", "Cafe Muller"),
+    ("How much is one bitcoin in euros?", "BTC"),
+    ("How much is one bitcoin in euros?", "EUR"),
 ])
 def test_stated_values(text, value):
     assert Sources([text]).states(value)
@@ -41,6 +43,8 @@ def test_stated_values(text, value):
     ("The meeting is on 2026-12-03.", "2026-12-03T14:30:00"),  # the time is not stated
     ("Book three rooms.", 4),
     ("Send it to Lisbonne.", "Lisbon"),  # a word inside another word is not the word
+    ("How much is one bitcoin in euros?", "USD"),
+    ("What's Tesla trading at?", "TSLA"),  # a ticker inferred from a company name is not stated
     ("", "x"),
 ])
 def test_unstated_values(text, value):
@@ -74,6 +78,7 @@ def test_enum_members_defaults_and_booleans():
     assert ungrounded_values({"city": "Milan", "limit": 11}, params, sources) == [("city", "Milan"), ("limit", 11)]
     assert ungrounded_values({"include_air_quality": True}, params, Sources(["Weather in Rome."])) == [
         ("include_air_quality", True)]
+    assert Sources(["Top headlines with short summaries."]).mentions_flag("include_summary", True)  # plural
 
 
 def test_nested_values_are_checked_leaf_by_leaf():

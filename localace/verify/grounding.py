@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
+from localace.apis.text_norm import stem
+
 _NUMBER = re.compile(r"(?<![\w.])[-+]?\d[\d,]*(?:\.\d+)?(?![\d])")
 _NUMBER_WORDS = {w: i for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -39,6 +41,28 @@ _DATE_PATTERNS = (
 _TIME = re.compile(r"\b(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d])", re.I)
 _BOOL_FILLER = frozenset({"is", "has", "include", "includes", "with", "use", "enable", "enabled", "only", "show",
                           "allow", "flag", "should", "do", "want", "get"})
+
+
+def _currency_names() -> dict[str, list[str]]:
+    """ISO currency and crypto codes → the words that name them ("EUR" → "euro"), from Faker's tables."""
+    from faker.providers.currency import Provider
+
+    names: dict[str, list[str]] = {}
+    for code, name in (*Provider.currencies, *Provider.cryptocurrencies):
+        words = name.lower().split()
+        names.setdefault(code, []).extend({words[-1], name.lower()})
+    return names
+
+
+_CODE_NAMES: dict[str, list[str]] | None = None
+
+
+def code_names(code: str) -> list[str]:
+    """What a code may be stated as instead of itself: a currency by its name ("euros" states EUR)."""
+    global _CODE_NAMES
+    if _CODE_NAMES is None:
+        _CODE_NAMES = _currency_names()
+    return _CODE_NAMES.get(code.upper(), []) if len(code) <= 5 else []
 
 
 def norm_text(text: str) -> str:
@@ -73,7 +97,8 @@ class Sources:
 
     def add(self, text: str) -> None:
         self.texts.append(text)
-        self.__dict__.pop("_index", None)  # invalidate the cached index
+        self.__dict__.pop("_index", None)  # invalidate the cached indexes
+        self.__dict__.pop("_stemmed", None)
 
     @cached_property
     def _index(self) -> tuple[str, str, set[float], set[dt.date], set[tuple[int, int]]]:
@@ -103,6 +128,10 @@ class Sources:
         clock = re.fullmatch(r"(\d{1,2}):(\d{2})(?::\d{2})?", value.strip())
         if clock is not None:
             return (int(clock.group(1)), int(clock.group(2))) in times
+        for name in code_names(value):  # "1 bitcoin in euros" states BTC and EUR
+            stems = " ".join(stem(w) for w in name.split())
+            if f" {stems} " in self._stemmed:
+                return True
         if re.fullmatch(r"[-+]?\d[\d,]*(?:\.\d+)?", value.strip()):
             return float(value.replace(",", "")) in numbers
         return False
@@ -112,11 +141,14 @@ class Sources:
         for include_air_quality); a name of filler words only counts whole, a name of no words by yes/no."""
         words = re.findall(r"[a-z]+", name.lower())
         words = [w for w in words if w not in _BOOL_FILLER] or words
-        norm = self._index[0]
         if not words:
             words = ["true", "yes"] if value else ["false", "no"]
-            return any(f" {w} " in norm for w in words)
-        return all(f" {w}" in norm for w in words)
+            return any(f" {w} " in self._index[0] for w in words)
+        return all(f" {stem(w)} " in self._stemmed for w in words)  # "summaries" states include_summary
+
+    @cached_property
+    def _stemmed(self) -> str:
+        return " " + " ".join(stem(w) for w in self._index[0].split()) + " "
 
 
 def _numbers(text: str) -> set[float]:
