@@ -156,6 +156,9 @@ def main() -> None:
     ap.add_argument("--no-judges", action="store_true")
     ap.add_argument("--no-complexity", action="store_true")
     ap.add_argument("--keep", default=None, help="folder to keep the databases in (default: a temp folder)")
+    ap.add_argument("--compare-ref", default=None,
+                    help="also run this benchmark at a git revision (e.g. the commit before a change) with the same "
+                         "options, one after the other, and print both side by side")
     args = ap.parse_args()
     out = Output(args.json)
 
@@ -166,6 +169,7 @@ def main() -> None:
     folder = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="localace-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     db, replay_db = folder / "bench.db", folder / "replay.db"
+    compared = None
     for path in (db, replay_db):
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
@@ -176,6 +180,9 @@ def main() -> None:
         rerun = run_once(db, args.model, cfg, args.ctx, "rerun (same db)")
         cache_only_copy(db, replay_db)
         replay = run_once(replay_db, args.model, cfg, args.ctx, "replay (cache only)")
+        quality = _quality(db)
+        if args.compare_ref:
+            compared = _run_at_ref(args.compare_ref, folder / "ref")
     finally:
         if not args.keep:
             shutil.rmtree(folder, ignore_errors=True)
@@ -223,7 +230,66 @@ def main() -> None:
         [r["label"], r["wall_s"], r["requests"], r["cache_hits"], r["cache_hit_rate"], r["model_calls"]]
         for r in (first, rerun, replay)])
     out.line(f"replay produced the same dialogs with the same verdicts: {result['replay_same_result']}")
+    result["quality"] = quality
+    if compared is not None:
+        result["compared"] = compared
+        old, q_old = compared["result"], compared["quality"]
+        out.table(f"this tree vs {args.compare_ref} (same options, measured one after the other)",
+                  ["measure", args.compare_ref, "this tree"], [
+                      ["wall s", old["wall_s"], result["wall_s"]],
+                      ["model calls", old["first"]["model_calls"], first["model_calls"]],
+                      ["kept dialogs", old["first"]["kept_dialogs"], first["kept_dialogs"]],
+                      ["kept dialogs per hour", old["kept_per_hour"], result["kept_per_hour"]],
+                      ["model share", old["model_share"], result["model_share"]],
+                      ["KV reuse", old["kv_reuse_ratio"], result["kv_reuse_ratio"]],
+                      *[[f"quality: {k}", v, quality[k]] for k, v in q_old.items()]])
+        if old["kept_per_hour"]:
+            out.line(f"kept dialogs per hour, this tree / {args.compare_ref}: "
+                     f"{ratio(result['kept_per_hour'] or 0, old['kept_per_hour'])}")
     out.finish(result)
+
+
+def _quality(db: Path) -> dict[str, Any]:
+    """The quality figures of issue 13, read the same way from any localace database."""
+    from localace.report_data import collect_report
+    from localace.store import open_store
+
+    store = open_store(db)
+    try:
+        q = collect_report(store, kept_examples=0, rejected_examples=0)["quality"]
+    finally:
+        store.close()
+    return {"grounded values": q["grounded_values"]["share"], "narrating user turns": q["narrating_user_turns"]["share"],
+            "odd API names": q["odd_api_names"]["share"], "scope": q["scope"]}
+
+
+def _run_at_ref(ref: str, folder: Path) -> dict[str, Any]:
+    """This script's --json result at another revision (a temporary git worktree), with the same arguments."""
+    import json
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    tree = Path(tempfile.mkdtemp(prefix="localace-ref-"))
+    subprocess.run(["git", "-C", str(root), "worktree", "add", "--detach", "--force", str(tree), ref], check=True,
+                   capture_output=True)
+    try:
+        args = [a for a in sys.argv[1:] if a != "--json"]
+        skip = {"--compare-ref", "--keep"}
+        kept = []
+        it = iter(args)
+        for a in it:
+            if a in skip:
+                next(it, None)
+            elif not any(a.startswith(f"{s}=") for s in skip):
+                kept.append(a)
+        env = {**__import__("os").environ, "PYTHONPATH": str(tree)}
+        proc = subprocess.run([sys.executable, str(tree / "benchmarks" / "pipeline.py"), *kept, "--json",
+                               "--keep", str(folder)], cwd=tree, env=env, capture_output=True, text=True, check=True)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+        return {"result": result, "quality": _quality(folder / "bench.db")}
+    finally:
+        subprocess.run(["git", "-C", str(root), "worktree", "remove", "--force", str(tree)], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from typing import Any
 from localace import __version__
 from localace.dialogs.generate import dialog_filter
 from localace.dialogs.stage import dialog_report
+from localace.quality import quality_figures
 from localace.errors import UserError
 from localace.formats.tool_render import yaml_text
 from localace.formats.write import ExportSummary
@@ -155,7 +156,17 @@ def _quality(store: Store, dialog_runs: Sequence[str]) -> dict[str, Any]:
                 "dropped (no majority)": consistency.get("dropped", 0)}
         if report["complexity"]:
             quality[prefix + "complexity (learner loss) percentiles"] = report["complexity"]
+        figures = quality_figures(store, dialog_run)
+        quality[prefix + "grounding and voice"] = {
+            f"argument values grounded in the conversation ({figures['scope']})": _share(figures["grounded_values"]),
+            "user turns that narrate or speak as the assistant": _share(figures["narrating_user_turns"]),
+            "odd API names (3+ digit run, http, more than 6 parts)": _share(figures["odd_api_names"]),
+            "APIs rejected for fields leaked from the example": figures["example_leaks_rejected"]}
     return quality
+
+
+def _share(figure: dict[str, Any]) -> str:
+    return "—" if figure["share"] is None else f"{figure['share']:.1%} ({figure['count']} of {figure['of']})"
 
 
 def card_data(store: Store, summary: ExportSummary, *, run_id: str | None = None, status: str | None = "kept",

@@ -38,6 +38,7 @@ class RunConfig:
     complexity: bool = True
     judges: str = "enforce"  # enforce | advisory | off (the CLI resolves "auto")
     judge_samples: int = 1
+    tool_results: str = "values"
 
     def api_stage(self) -> ApiStageConfig:
         return ApiStageConfig(n=self.apis, seed=self.seed, depth=self.depth, breadth=self.breadth,
@@ -45,7 +46,7 @@ class RunConfig:
 
     def dialog_stage(self) -> DialogConfig:
         return DialogConfig(n=self.dialogs, seed=self.seed, k=self.k, mix=self.mix, band=self.band,
-                            complexity=self.complexity)
+                            complexity=self.complexity, tool_results=self.tool_results)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from typing import Any
 from localace.apis.spec import STORED, ApiSpec, param_types
 from localace.dialogs.model import KINDS, Dialog
 from localace.errors import UserError
+from localace.quality import QualityTally, quality_section
 from localace.report import run_report
 from localace.store.db import Store
 
@@ -186,11 +187,17 @@ def collect_report(store: Store, run_id: str | None = None, *, kept_examples: in
     sql = "SELECT id, kind, status, complexity, rejected_at, data_json FROM dialogs" + (
         " WHERE run_id=?" if dialog_run else "")
     tally = _DialogTally()
+    # Quality is measured on what a user exports: the kept dialogs, or every dialog before verification.
+    quality = {"kept": QualityTally(), "all": QualityTally()}
     pickers = {"kept": _ExamplePicker(kept_examples), "rejected": _ExamplePicker(rejected_examples)}
     for dialog_id, kind, status, complexity, rejected_at, data in store.conn.execute(
             sql + " ORDER BY run_id, seq, id", (dialog_run,) if dialog_run else ()):
         # Plain JSON is enough for the counts; only the few example dialogs are parsed into models.
-        tally.add(kind, status, complexity, json.loads(data)["turns"])
+        row = json.loads(data)
+        tally.add(kind, status, complexity, row["turns"])
+        quality["all"].add(row)
+        if status == "kept":
+            quality["kept"].add(row)
         if status in pickers:
             pickers[status].offer(kind, (dialog_id, data, rejected_at))
     if stored is not None:
@@ -203,6 +210,7 @@ def collect_report(store: Store, run_id: str | None = None, *, kept_examples: in
         "scope": scope,
         "apis": _api_stats(store, scope["api_run"]),
         "dialogs": tally.result(),
+        "quality": quality_section(quality, store, scope["api_run"]),
         "funnels": funnels,
         "funnel_source": source,
         "examples": _examples(store, pickers),

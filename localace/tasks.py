@@ -38,6 +38,7 @@ class Request:
     template_hash: str = ""
     op: Literal["generate", "score"] = "generate"
     target: str | None = None  # op == "score" only
+    model: str = ""  # which of the driver's backends serves it: "" the stage's own, else a role like "learner"
 
 
 Result = Union[Completion, GenerationError, tuple[float, int]]
@@ -45,11 +46,17 @@ Yielded = Union[Request, list[Request]]
 Task = Generator[Yielded, Any, R]
 
 
+def backend_for(gen: Any, request: Request) -> Any:
+    """`gen` is one CachedBackend-like object, or a mapping from role ("" = the stage's own) to one."""
+    return gen[request.model] if isinstance(gen, dict) else gen
+
+
 def serve(gen: Any, request: Request) -> Result:
     """Run one request on a CachedBackend-like object; a generation failure is returned, not raised."""
+    gen = backend_for(gen, request)
     try:
         if request.op == "score":
-            return gen.score(request.messages, request.target or "", template_hash=request.template_hash or "score")
+            return gen.score(request.messages, request.target or "")
         return gen.generate(request.messages, output=request.output, sampling=request.sampling,
                             template_hash=request.template_hash)
     except GenerationError as error:

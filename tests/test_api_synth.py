@@ -73,11 +73,15 @@ def test_growing_n_extends_the_same_run(store):
     assert run_id == run_id2 and len(api_rows(store, run_id)) == 15
 
 
-def test_duplicates_are_rejected_with_reason(store):
+def test_duplicates_are_rejected_with_reason(store, tmp_path):
     # A model that always writes the same API: the first is kept, the rest are counted duplicates.
-    draft = {"description": "Get the weather for a city right now.", "name": "get_city_weather",
-             "parameters": [{"name": "city", "type": "string", "description": "City name here.", "required": True}],
-             "returns": [{"name": "temp", "type": "number", "description": "Temperature now."}]}
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "weather.md").write_text("# Weather\n\n- Get the weather for a city, with its temp\n")
+    draft = {"name": "get_city_weather",
+             "parameters": {"city": {"type": "string", "description": "City name here.", "required": True},
+                            "temp": {"type": "string", "description": "Unit of the temperature.", "required": False},
+                            "more": []},
+             "returns": {"weather": {"type": "string", "description": "Weather right now."}, "more": []}}
     def responder(messages, output, sampling):
         if output is not None and output.kind == "json" and "parameters" in output.json_schema.get("properties", {}):
             return draft
@@ -85,7 +89,7 @@ def test_duplicates_are_rejected_with_reason(store):
 
     fake = FakeBackend([responder] * 400)
     gen = CachedBackend(fake, store)
-    cfg = ApiStageConfig(n=2, seed=0, depth=1, breadth=2, generations=0)
+    cfg = ApiStageConfig(n=2, seed=0, depth=1, breadth=2, generations=0, docs=str(tmp_path / "docs"))
     stage = prepare_api_stage(store, gen, cfg)
     list(stage.tree_events(gen, store, cfg))
     with pytest.raises(Exception, match="25 API slots in a row failed"):
@@ -97,30 +101,42 @@ def test_duplicates_are_rejected_with_reason(store):
 
 def _ask_returning(*values):
     queue = list(values)
-    return lambda name, output, salt, **v: queue.pop(0)
+
+    def ask(name, output, salt, **v):
+        return queue.pop(0)
+        yield  # an ask is a task: the operators `yield from` it
+
+    return ask
+
+
+def _run(op):
+    """Drive an operator task whose asks never reach a model."""
+    from localace.tasks import run_task
+
+    return run_task(op, None)
 
 
 def test_operators_shape_the_schema():
     spec = builtin_examples()[0]  # get_current_weather: city, units(enum), include_air_quality
     rng = random.Random(0)
-    s2, step = ops.add_parameter(_ask_returning({"name": "days", "type": "integer", "description": "Days ahead.",
-                                                 "required": True}), spec, rng, "integer")
+    s2, step = _run(ops.add_parameter(_ask_returning({"name": "days", "type": "integer", "description": "Days ahead.",
+                                                 "required": True}), spec, rng, "integer"))
     assert s2.parameters["properties"]["days"]["type"] == "integer" and "days" in s2.parameters["required"]
-    s3, _ = ops.add_constraint(_ask_returning({"minimum": 1, "maximum": 14}), s2, rng, "range")
+    s3, _ = _run(ops.add_constraint(_ask_returning({"minimum": 1, "maximum": 14}), s2, rng, "range"))
     assert s3.parameters["properties"]["days"]["maximum"] == 14
     with pytest.raises(ops.OperatorFailed, match="empty"):
-        ops.add_constraint(_ask_returning({"minimum": 5, "maximum": 5}), s2, rng, "range")
-    s4, _ = ops.add_constraint(_ask_returning("date"), spec, random.Random(1), "format")
+        _run(ops.add_constraint(_ask_returning({"minimum": 5, "maximum": 5}), s2, rng, "range"))
+    s4, _ = _run(ops.add_constraint(_ask_returning("date"), spec, random.Random(1), "format"))
     assert any(p.get("format") == "date" for p in s4.parameters["properties"].values())
     fields = {"fields": [{"name": "lat", "type": "number", "description": "Latitude value."},
                          {"name": "lon", "type": "number", "description": "Longitude value."}]}
-    s5, step = ops.change_type(_ask_returning(fields), spec, random.Random(2), "array_of_objects")
+    s5, step = _run(ops.change_type(_ask_returning(fields), spec, random.Random(2), "array_of_objects"))
     changed = [p for p in s5.parameters["properties"].values() if p["type"] == "array"]
     assert changed and changed[0]["items"]["type"] == "object" and set(changed[0]["items"]["properties"]) == {"lat", "lon"}
-    s6, _ = ops.change_type(_ask_returning(fields, fields), spec, random.Random(3), "nested_object")
+    s6, _ = _run(ops.change_type(_ask_returning(fields, fields), spec, random.Random(3), "nested_object"))
     nested = [p for p in s6.parameters["properties"].values() if p["type"] == "object"][0]
     assert any(v["type"] == "object" for v in nested["properties"].values())
-    s7, _ = ops.change_returns(_ask_returning(fields), spec, random.Random(4))
+    s7, _ = _run(ops.change_returns(_ask_returning(fields), spec, random.Random(4)))
     assert check_definition(s7) == []
 
 

@@ -5,35 +5,48 @@ import random
 
 import pytest
 
+from localace.apis.spec import ApiSpec
 from localace.apis.synth import builtin_examples
 from localace.backends.fake import FakeBackend
 from localace.dialogs.agents import DialogBuilder, DialogRejected, vote_key
+from localace.dialogs.plans import PlannedCall
+from localace.dialogs.statements import statements
+from localace.tasks import run_task
 from localace.dialogs.complexity import Band, learner_view, mean_loss
-from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, parse_mix, schedule
+from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, iter_dialogs, parse_mix, schedule
 from localace.dialogs.model import KINDS
 from localace.dialogs.plans import PlanSampler
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
-from localace.errors import UserError
+from localace.errors import TruncatedOutput, UserError
 from localace.store.cache import CachedBackend
 from localace.store.db import utcnow
 from localace.verify.rules import check_dialog
 
 WEATHER, FLIGHTS, ORDER, WORKOUT = builtin_examples()
+# The next step after create_order: its order_id feeds this call (a pool needs such pairs for `dependent`).
+ORDER_STATUS = ApiSpec(name="get_order_status", description="Get the delivery status of a shop order.",
+                       domain=["E-commerce", "Track an order"],
+                       parameters={"type": "object", "required": ["order_id"], "properties": {
+                           "order_id": {"type": "string", "description": "Id of the order."}}},
+                       returns={"type": "object", "required": ["status"], "properties": {
+                           "status": {"type": "string", "enum": ["pending", "shipped", "delivered"],
+                                      "description": "Delivery status."}}})
+POOL = [*builtin_examples(), ORDER_STATUS]
 
 
 def seed_apis(store, apis=None):
     from localace.apis.text_norm import norm_key
 
     with store.transaction():
-        for spec in apis or builtin_examples():
+        for spec in apis or POOL:
             store.db["apis"].insert({"id": spec.id, "run_id": None, "name": spec.name, "top_domain": spec.domain[0],
                                      "data_json": spec.model_dump_json(), "created_at": utcnow(),
                                      "norm_key": norm_key(spec.name), "source": spec.source})
 
 
-def generate(store, n, *, mix=None, stop_after=None, k=3, fake=None, seed=0):
+def generate(store, n, *, mix=None, stop_after=None, k=3, fake=None, seed=0, tool_results="values"):
     gen = CachedBackend(fake or FakeBackend(), store)
-    cfg = DialogConfig(n=n, seed=seed, k=k, mix=mix or dict(DEFAULT_MIX))
+    cfg = DialogConfig(n=n, seed=seed, k=k, mix=mix or dict(DEFAULT_MIX), tool_results=tool_results)
     stage = prepare_dialog_stage(store, gen, cfg)
     events = stage.events(gen, store, cfg)
     list(itertools.islice(events, stop_after) if stop_after else events)
@@ -55,7 +68,9 @@ def test_every_kind_generates_dialogs_that_pass_the_rule_checks(store, kind):
     assert len(dialogs) == 3 and {d.kind for d in dialogs} == {kind}
     for d in dialogs:
         assert check_dialog(d) == [], (kind, check_dialog(d))
-        assert d.complexity is not None and d.meta["consistency"]["steps"] >= 1
+        assert d.complexity is not None
+        if kind not in ("irrelevance", "non_tool"):
+            assert d.meta["consistency"]["steps"] >= 1  # every call step was reproduced by the assistant's samples
         stored_api_ids = {r[0] for r in store.conn.execute("SELECT api_id FROM dialog_apis WHERE dialog_id=?", (d.id,))}
         assert stored_api_ids == set(d.api_ids)
     if kind in ("irrelevance", "non_tool"):
@@ -70,46 +85,99 @@ def _builder(script, k=3):
     import tempfile, os
 
     store = open_store(os.path.join(tempfile.mkdtemp(), "v.db"))
-    return DialogBuilder(CachedBackend(fake, store), [WEATHER, FLIGHTS], ["t"], k=k), fake
+    return DialogBuilder([WEATHER, FLIGHTS], ["t"], k=k), CachedBackend(fake, store), fake
 
 
 def _call(city):
     return {"calls": [{"name": "get_current_weather", "arguments": {"city": city}}]}
 
 
-def test_self_consistency_keeps_the_majority_call():
-    thought = {"thought": "The user wants the weather.", "action": "call"}
-    b, fake = _builder([thought, _call("Lisbon"), _call("Porto"), _call("lisbon "),
-                        {"temperature": 20.5, "condition": "sunny", "humidity": 40}])
-    turn = b.assistant(("call",), "hint", call_apis=[WEATHER], expect={"get_current_weather"})
-    assert turn.tool_calls[0].arguments == {"city": "Lisbon"}  # 'lisbon ' counts as the same value
-    assert b.stats.agreed_first == 1 and b.turns[-1].role == "tool"
+LISBON = PlannedCall(WEATHER, {"city": "Lisbon"})
+RESULT = {"temperature": 20.5, "condition": "sunny", "humidity": 40}
 
 
-def test_self_consistency_regenerates_then_drops():
-    thought = {"thought": "The user wants the weather.", "action": "call"}
-    b, _ = _builder([thought, _call("A"), _call("B"), _call("C"), thought, _call("D"), _call("E"), _call("F")])
+def _call_requests(fake):
+    return [c for c in fake.calls if c.output is not None and c.output.kind == "json"
+            and "calls" in c.output.json_schema["properties"]]
+
+
+def test_roundtrip_stops_as_soon_as_the_majority_reproduces_the_plan():
+    b, gen, fake = _builder([_call("lisbon "), _call("Lisbon"), RESULT])
+    turn = run_task(b.call([LISBON], "thought"), gen)
+    assert turn.tool_calls[0].arguments == {"city": "Lisbon"}  # the plan's value; 'lisbon ' counts as the same
+    assert len(_call_requests(fake)) == 2  # k=3: two agreeing samples are a majority, the third is never drawn
+    assert b.stats.agreed_first == 1 and b.turns[-1].role == "tool" and not b.preference_pairs
+
+
+def test_roundtrip_draws_more_only_while_a_majority_is_possible_and_keeps_the_loser():
+    from localace.dialogs.model import Turn
+
+    b, gen, fake = _builder([_call("Lisbon"), _call("Porto"), _call("Lisbon"), RESULT])
+    b.turns.append(Turn(role="user", content="I was in Porto yesterday; what's the weather in Lisbon?"))
+    run_task(b.call([LISBON], "thought"), gen)
+    assert len(_call_requests(fake)) == 3 and b.stats.regenerated == 1
+    pair = b.preference_pairs[0]
+    assert pair["turn"] == 1 and pair["disagreement"] == "different_arguments"  # Porto was said, for another reason
+    assert pair["rejected"]["tool_calls"] == [{"name": "get_current_weather", "arguments": {"city": "Porto"}}]
+    b, gen, _ = _builder([_call("Faro"), _call("Lisbon"), _call("Lisbon"), RESULT])
+    b.turns.append(Turn(role="user", content="What's the weather in Lisbon?"))
+    run_task(b.call([LISBON], "thought"), gen)
+    assert b.preference_pairs[0]["disagreement"] == "ungrounded_arguments"  # nobody said Faro
+
+
+def test_roundtrip_rejects_when_the_majority_cannot_be_reached():
+    b, gen, fake = _builder([_call("Porto"), _call("Faro")])
     with pytest.raises(DialogRejected) as e:
-        b.assistant(("call",), "hint", call_apis=[WEATHER])
-    assert e.value.check == "self_consistency" and b.stats.dropped == 1 and not b.turns
-
-    b, _ = _builder([thought, _call("A"), _call("B"), _call("C"), thought, _call("D"), _call("D"), _call("F"),
-                     {"temperature": 1.0, "condition": "fog", "humidity": 90}])
-    b.assistant(("call",), "hint", call_apis=[WEATHER])
-    assert b.stats.regenerated == 1 and b.turns[0].tool_calls[0].arguments == {"city": "D"}
+        run_task(b.call([LISBON], "thought"), gen)
+    assert e.value.check == "roundtrip" and b.stats.dropped == 1 and not b.turns
+    assert len(_call_requests(fake)) == 2  # two misses of three: a majority is out of reach, stop
 
 
-def test_vote_on_actions_and_wrong_tool():
-    votes = [{"thought": "No tool fits.", "action": "refuse_no_tool"}, {"thought": "Chat.", "action": "answer"},
-             {"thought": "No tool fits here.", "action": "refuse_no_tool"}, "Sorry, I cannot do that with my tools."]
-    b, _ = _builder(votes)
-    turn = b.assistant(("refuse_no_tool", "answer"), "hint")
-    assert turn.action == "refuse_no_tool" and turn.content.startswith("Sorry")
-    thought = {"thought": "Flights.", "action": "call"}
-    b, _ = _builder([thought] + [_call("X")] * 3)
-    with pytest.raises(DialogRejected, match="needs"):
-        b.assistant(("call",), "hint", call_apis=[WEATHER, FLIGHTS], expect={"search_flights"})
+def test_wrong_tool_is_labelled_and_votes_compare_canonical_values():
+    flights = {"calls": [{"name": "search_flights", "arguments": {"origin": "LIS", "destination": "OPO",
+                                                                  "date": "2026-05-01"}}]}
+    b, gen, _ = _builder([flights, _call("Lisbon"), _call("Lisbon"), RESULT])
+    run_task(b.call([LISBON], "thought"), gen)
+    assert b.preference_pairs[0]["disagreement"] == "wrong_tool"
     assert vote_key("call", [{"name": "a", "arguments": {"x": 1.0}}]) == vote_key("call", [{"name": "a", "arguments": {"x": 1}}])
+
+
+def test_user_turn_must_state_the_values_and_speak_as_the_user():
+    from localace.dialogs import constraints as C
+
+    state = statements(LISBON)
+    grammar = C.user_request_grammar("get the weather", state, style="terse")
+    b, gen, fake = _builder(["I'd like the weather in Porto please.", "Hi. Can you get the weather? The city is Lisbon."])
+    assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).endswith("is Lisbon.")
+    assert fake.calls[1].output == grammar  # the second attempt is the grammar that states the value
+    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "Can you get the weather? My city is Lisbon."])
+    assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).startswith("Can")
+    b, gen, _ = _builder(["The user wants the weather in Lisbon.", TruncatedOutput("cut")])
+    with pytest.raises(DialogRejected) as e:
+        run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen)
+    assert e.value.check == "generation:truncated" and not b.turns
+
+
+@pytest.mark.parametrize("style", ["terse", "chatty and friendly", "polite and formal", "in a hurry", "unknown"])
+def test_request_grammar_always_states_every_value_in_the_users_voice(style):
+    """Whatever the model picks inside the grammar, the text is a user's request that states the plan's values."""
+    import random as rnd
+
+    from localace.backends.schema_sample import sample_instance
+    from localace.dialogs import constraints as C
+    from localace.verify.voice import voice_problem
+    from localace.dialogs.statements import unstated
+
+    call = PlannedCall(FLIGHTS, {"origin": "LIS", "destination": "OPO", "date": "2026-05-01", "passengers": 2})
+    state = statements(call)
+    for grammar in (C.user_request_grammar("search flights", state, style=style),
+                    C.user_request_grammar("search flights", state, then="book the cheapest", followup=True),
+                    C.supply_grammar(state[:1])):
+        for seed in range(20):
+            text = sample_instance({"type": "string", "pattern": f"^(?:{grammar.pattern})$"}, rnd.Random(seed))
+            assert voice_problem(text) is None, text
+            assert unstated(text, state if grammar.pattern.count("LIS") and "OPO" in grammar.pattern
+                            else state[:1]) == [], text
 
 
 def test_interrupted_generation_matches_uninterrupted(tmp_path):
@@ -174,7 +242,7 @@ def test_mix_parsing_and_schedule():
 
 
 def test_plans_offer_related_apis_and_distractors():
-    sampler = PlanSampler(builtin_examples())
+    sampler = PlanSampler(POOL)
     rng = random.Random(1)
     for kind in KINDS:
         plan = sampler.sample(kind, rng)
@@ -225,3 +293,40 @@ def test_resuming_a_finished_run_parses_no_api(store, request):
     request.getfixturevalue("refuse_stored_api_parsing")
     _, gen = generate(store, 6)
     assert gen.misses == 0 and len(rows(store, run_id)) == 6
+
+
+def test_samples_that_lost_the_vote_become_preference_pairs_for_dpo_export(store, tmp_path):
+    from localace.dialogs.model import Dialog
+    from localace.dialogs.preferences import read_pairs
+    from localace.formats.write import write_export
+
+    seed_apis(store)
+    # A model that reproduces the plan on 60% of its samples: some steps need a third sample, and the loser is kept.
+    run_id, _ = generate(store, 12, mix={"single": 1, "multiple": 1, "parallel": 1}, fake=FakeBackend(consistency=0.6))
+    dialogs = [Dialog.model_validate_json(r[3]) for r in rows(store, run_id)]
+    pairs = [p for d in dialogs for p in read_pairs(d)[0]]
+    assert pairs and all(not read_pairs(d)[1] for d in dialogs)  # every stored pair is usable
+    for d in dialogs:
+        for p in read_pairs(d)[0]:
+            chosen = d.turns[p.turn]
+            assert chosen.tool_calls and p.rejected.tool_calls != chosen.tool_calls
+    with store.transaction():
+        store.conn.execute("UPDATE dialogs SET status='kept'")
+    summary = write_export(iter_dialogs(store, run_id, status="kept"), "dpo", tmp_path / "dpo.jsonl")
+    assert summary.rows == len(pairs)
+
+
+@pytest.mark.parametrize("tool_results", ["values", "model"])
+def test_dependent_results_carry_the_planned_value_into_the_next_call(store, tool_results):
+    from localace.dialogs.model import Dialog
+
+    seed_apis(store)
+    run_id, gen = generate(store, 2, mix={"dependent": 1}, fake=FakeBackend(consistency=1.0), tool_results=tool_results)
+    tool_calls = [c for c in gen.backend.calls if c.output is not None and c.output.kind == "json"
+                  and "calls" not in c.output.json_schema.get("properties", {})]
+    assert bool(tool_calls) is (tool_results == "model")  # the value generators need no model call
+    for d in (Dialog.model_validate_json(r[3]) for r in rows(store, run_id)):
+        link = d.meta["plan"]["link"]
+        first_result, second_call = d.turns[2].tool_results[0].results, d.turns[3].tool_calls[0]
+        assert first_result[link["field"]] == second_call.arguments[link["param"]] == link["value"]
+        assert check_dialog(d) == []

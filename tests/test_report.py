@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from localace.apis.synth import coverage
 from localace.backends.fake import FakeBackend
+from localace.cli import cli
 from localace.cli.report import report_cmd
 from localace.dialogs.model import Dialog
 from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
@@ -25,7 +26,7 @@ from localace.store.cache import CachedBackend
 from localace.store.db import utcnow
 
 SECTIONS = ("status", "domains-top", "domains-second", "param-types", "kinds", "turns", "calls-per-turn",
-            "complexity", "funnels", "examples")
+            "complexity", "funnels", "examples", "quality")
 EVIL = '<script>alert("x")</script> & <img src=x>'
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
 
@@ -163,6 +164,20 @@ def test_page_has_every_section_and_is_balanced(page, data):
             assert f"<td>{row['check']}</td><td class=\"num\">{row['rejected']}</td>" in page
     for row in data["apis"]["param_types"]:
         assert f">{row['label']}</text>" in page
+
+
+def test_quality_section_counts_grounding_voice_and_names(db, data, page):
+    """The fake pipeline's kept dialogs are grounded by construction; one rejected dialog narrates."""
+    q = data["quality"]
+    assert q["scope"] == "kept dialogs" and q["grounded_values"]["of"] > 0
+    assert q["grounded_values"]["share"] == 1.0 and q["narrating_user_turns"]["count"] == 0
+    assert q["odd_api_names"]["of"] == data["apis"]["n"]
+    section = page[page.index('id="quality"'):]
+    assert f"{q['grounded_values']['count']} of {q['grounded_values']['of']}" in section[:section.index("</section>")]
+    res = CliRunner().invoke(cli, ["stats", "--db", str(db), "--json"])
+    assert json.loads(res.stdout)["quality"] == q
+    text = CliRunner().invoke(cli, ["stats", "--db", str(db)]).stdout
+    assert "argument values grounded in the conversation" in text and "100.0%" in text
 
 
 def test_page_is_self_contained(page):

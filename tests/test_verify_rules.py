@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,9 @@ def with_turn(dialog: Dialog, index: int, **changes: Any) -> Dialog:
 
 
 def single_call(tool: ApiSpec, arguments: dict[str, Any], result: Any = None) -> Dialog:
+    """A single-call dialog whose user turn states every argument value (so grounding holds)."""
     return Dialog(kind="single", tools=[tool], turns=[
-        Turn(role="user", content="Please run the tool for me."),
+        Turn(role="user", content=f"Please run the tool with {json.dumps(arguments, ensure_ascii=False)}."),
         Turn(role="assistant", action="call", tool_calls=[ToolCall(name=tool.name, arguments=arguments)]),
         Turn(role="tool", tool_results=[ToolResult(name=tool.name, results={} if result is None else result)]),
         Turn(role="assistant", action="summarize", content="Done, here is what the tool returned."),
@@ -60,8 +62,8 @@ def tool_with(properties: dict[str, Any], required: list[str] | None = None) -> 
 def test_rule_checks_are_listed_in_their_running_order() -> None:
     assert RULE_CHECKS == (
         "api_definition", "fields_present", "role_order", "call_name_known", "required_params", "unknown_params",
-        "param_values", "tool_result_follows", "result_schema", "no_call_expected", "call_expected", "text_length",
-        "invalid_characters", "mixed_languages", "duplicate_turns",
+        "param_values", "grounded_arguments", "tool_result_follows", "result_schema", "no_call_expected",
+        "call_expected", "text_length", "user_voice", "invalid_characters", "mixed_languages", "duplicate_turns",
     )
 
 
@@ -187,7 +189,8 @@ def test_invalid_characters_in_texts(text: str, problem: str) -> None:
 
 def test_invalid_characters_in_arguments_and_results_and_allowed_whitespace() -> None:
     tool = tool_with({"city": {"type": "string"}})
-    dialog = single_call(tool, {"city": "Paris<|eot_id|>"}, {"note": ["ok", "bad\x00"]})
+    dialog = with_turn(single_call(tool, {"city": "Paris<|eot_id|>"}, {"note": ["ok", "bad\x00"]}), 0,
+                       content="Please run the tool for Paris.")
     assert messages(dialog, "invalid_characters") == [
         "call 'tool_x' argument $['city'] has chat-template token '<|eot_id|>'",
         "result of 'tool_x' at $['note'][1] has control character U+0000"]

@@ -17,9 +17,10 @@ API_NAME = "^[a-z][a-z0-9]*(_[a-z0-9]+){1,4}$"
 SENTENCE = "^[A-Z][^\\n\"\\\\]{8,150}$"
 
 
-def field_schema(types: list[str] = DRAFT_TYPES, *, with_required: bool = False) -> dict[str, Any]:
+def field_schema(types: list[str] = DRAFT_TYPES, *, with_required: bool = False,
+                 name_pattern: str = IDENT) -> dict[str, Any]:
     props: dict[str, Any] = {
-        "name": {"type": "string", "pattern": IDENT, "maxLength": 32},
+        "name": {"type": "string", "pattern": name_pattern, "maxLength": 32},
         "type": {"type": "string", "enum": types},
         "description": {"type": "string", "pattern": SENTENCE},
     }
@@ -28,25 +29,55 @@ def field_schema(types: list[str] = DRAFT_TYPES, *, with_required: bool = False)
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
 
 
-def fields_schema(key: str, low: int, high: int, types: list[str] = DRAFT_TYPES) -> dict[str, Any]:
+def fields_schema(key: str, low: int, high: int, types: list[str] = DRAFT_TYPES,
+                  name_pattern: str = IDENT) -> dict[str, Any]:
     return {"type": "object", "properties": {key: {"type": "array", "minItems": low, "maxItems": high,
-                                                   "items": field_schema(types)}},
+                                                   "items": field_schema(types, name_pattern=name_pattern)}},
             "required": [key], "additionalProperties": False}
 
 
-DRAFT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    # Description first: the name then summarizes what the model just wrote, instead of being
-    # copied from the example.
-    "properties": {
-        "description": {"type": "string", "pattern": SENTENCE},
-        "name": {"type": "string", "pattern": API_NAME, "maxLength": 48},
-        "parameters": {"type": "array", "minItems": 1, "maxItems": 4, "items": field_schema(with_required=True)},
-        "returns": {"type": "array", "minItems": 1, "maxItems": 4, "items": field_schema()},
-    },
-    "required": ["description", "name", "parameters", "returns"],
-    "additionalProperties": False,
-}
+def _fixed_field(name: str, *, with_required: bool) -> dict[str, Any]:
+    """A field whose name the plan fixed: the model gives its type (only the one its name settles, if any) and
+    a description."""
+    from localace.apis.naming import field_type
+
+    known = field_type(name)
+    props: dict[str, Any] = {"type": {"type": "string", "enum": [known["type"]] if known else DRAFT_TYPES},
+                             "description": {"type": "string", "pattern": SENTENCE}}
+    if with_required:
+        props["required"] = {"type": "boolean"}
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+
+def _fields_block(core: list[str], extra_pattern: str, *, with_required: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {n: _fixed_field(n, with_required=with_required) for n in core}
+    props["more"] = {"type": "array", "minItems": 0 if core else 1, "maxItems": 2,
+                     "items": field_schema(with_required=with_required, name_pattern=extra_pattern)}
+    return {"type": "object", "properties": props, "required": list(props), "additionalProperties": False}
+
+
+def draft_schema(name_pattern: str = API_NAME, core_params: list[str] = (), core_returns: list[str] = (),  # type: ignore[assignment]
+                 param_pattern: str = IDENT, return_pattern: str = IDENT) -> dict[str, Any]:
+    """The draft an API is written in. The fields its functionality names are fixed (the model types and
+    describes them); the model may add up to two more from a narrow list. No description: it is the
+    functionality's own phrase, given in the prompt (see synth)."""
+    return {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string", "pattern": name_pattern, "maxLength": 48},
+            "parameters": _fields_block(list(core_params), param_pattern, with_required=True),
+            "returns": _fields_block(list(core_returns), return_pattern, with_required=False),
+        },
+        "required": ["name", "parameters", "returns"],
+        "additionalProperties": False,
+    }
+
+
+def draft_fields(block: list[dict[str, Any]] | dict[str, Any]) -> list[dict[str, Any]]:
+    """A draft's fields as a flat list, from the list form or the fixed-names form ({name: field, "more": [...]})."""
+    if isinstance(block, list):
+        return block
+    return [{"name": n, **f} for n, f in block.items() if n != "more"] + list(block.get("more", []))
 
 
 class DraftError(ValueError):
@@ -55,6 +86,8 @@ class DraftError(ValueError):
 
 def field_to_schema(field: dict[str, Any]) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": field["type"], "description": field["description"]}
+    if field.get("format"):
+        schema["format"] = field["format"]
     if field["type"] == "array":
         schema["items"] = {"type": "string"}
     return schema
@@ -70,7 +103,7 @@ def unique_fields(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def object_from_fields(fields: list[dict[str, Any]], description: str | None = None,
                        required: list[str] | None = None) -> dict[str, Any]:
-    fields = unique_fields(fields)
+    fields = typed_by_name(unique_fields(fields))
     names = [f["name"] for f in fields]
     if required is not None:
         required = [r for r in dict.fromkeys(required) if r in names]
@@ -81,12 +114,26 @@ def object_from_fields(fields: list[dict[str, Any]], description: str | None = N
     return schema
 
 
+def typed_by_name(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fields whose name settles their type get that type (`start_date` a date string, `max_results` an
+    integer), whatever a small model picked."""
+    from localace.apis.naming import field_type
+
+    out = []
+    for f in fields:
+        known = field_type(f["name"])
+        out.append({**f, **known} if known else f)
+    return out
+
+
 def draft_to_spec(draft: dict[str, Any], domain: list[str]) -> ApiSpec:
     """Raises DraftError or InvalidApiSpecError with the reason."""
-    params = draft["parameters"]
+    params = draft_fields(draft["parameters"])
+    if not params:
+        raise DraftError("the API has no parameters")
     required = [p["name"] for p in params if p.get("required")] or [params[0]["name"]]
     parameters = object_from_fields(params, required=required)
-    returns = object_from_fields(draft["returns"])
+    returns = object_from_fields(draft_fields(draft["returns"]))
     return ApiSpec(name=draft["name"], description=draft["description"], domain=domain,
                    parameters=parameters, returns=returns)
 

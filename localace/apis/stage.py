@@ -47,7 +47,8 @@ class ApiStage:
 
     def synth_events(self, gen: CachedBackend, store: Store, cfg: ApiStageConfig) -> Iterator[SynthEvent]:
         synth = ApiSynthesizer(gen, store, self.run.id, self.tree_id,
-                               SynthConfig(n=cfg.n, seed=cfg.seed, generations=cfg.generations))
+                               SynthConfig(n=cfg.n, seed=cfg.seed, generations=cfg.generations),
+                               documents={d.title.strip()[:60]: d.text for d in self.documents})
         yield from synth.run()
 
 

@@ -12,7 +12,10 @@ from importlib.resources import files
 from typing import Any
 
 from localace.apis import operators as ops
-from localace.apis.draft import DRAFT_SCHEMA, DraftError, describe_api, draft_to_spec, spec_to_draft
+from localace.apis.draft import DraftError, describe_api, draft_to_spec, spec_to_draft
+from localace.apis.naming import (
+    Vocab, describe_functionality, example_leaks, field_names, functionality_verb, odd_name_reason,
+)
 from localace.apis.spec import STORED, ApiSpec, InvalidApiSpecError, param_types
 from localace.apis.text_norm import norm_key, similar
 from localace.apis.tree import TreeNode, load_tree
@@ -24,6 +27,7 @@ from localace.prompts import load_prompt
 from localace.runs import StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
+from localace.tasks import Request, Task, run_task
 
 STAGE = "apis"
 SYSTEM = "You are an expert API designer. Answer only with the requested JSON."
@@ -106,8 +110,11 @@ def imported_before(store: Store, created_at: str) -> list[ApiSpec]:
 
 
 class ApiSynthesizer:
-    def __init__(self, gen: CachedBackend, store: Store, run_id: str, tree_id: str, cfg: SynthConfig) -> None:
+    def __init__(self, gen: CachedBackend, store: Store, run_id: str, tree_id: str, cfg: SynthConfig,
+                 documents: dict[str, str] | None = None) -> None:
+        """documents: text of each top-level domain's source document (its words may name fields)."""
         self.gen, self.store, self.run_id, self.cfg = gen, store, run_id, cfg
+        self.documents = documents or {}
         self.tree = load_tree(store, tree_id)
         self.tops = sorted({n.top_domain for n in self.tree})
         # Resume counts rows; the accepted specs (dedup, coverage, examples) are parsed only when a new API is
@@ -129,17 +136,18 @@ class ApiSynthesizer:
         for slot in open_slots(self.store, self.run_id, STAGE):
             if self.accepted >= self.cfg.n:
                 return
-            event = self._slot(slot)
+            event = run_task(self.slot_task(slot), self.gen)
             yield event
             guard.record(event.accepted, event.check, event.reason)
 
     # --- one slot -----------------------------------------------------------------------------
-    def _slot(self, slot: int) -> SynthEvent:
+    def slot_task(self, slot: int) -> Task[SynthEvent]:
+        """Attempts until one API is accepted and committed (or the slot is marked failed)."""
         last: tuple[str, str] = ("", "")
         for attempt in range(self.cfg.max_attempts):
             rng = random.Random(content_hash([self.cfg.seed, slot, attempt], 16))
             try:
-                spec, steps = self._candidate(rng, slot, attempt)
+                spec, steps = yield from self._candidate(rng, slot, attempt)
                 problem = self._duplicate_of(spec)
                 if problem:
                     raise _Reject("duplicate", problem, spec_to_draft(spec))
@@ -147,6 +155,8 @@ class ApiSynthesizer:
                 record_rejection(self.store, self.run_id, STAGE, slot, attempt, r.check, r.reason, r.payload)
                 last = (r.check, r.reason)
                 continue
+            if self.accepted >= self.cfg.n:  # other slots in flight reached the target first
+                return SynthEvent(slot, False, None, "target_reached", "the run already has its APIs")
             state = self.state  # loaded before the insert, so the new spec is added exactly once
             with self.store.transaction():
                 insert_api(self.store, spec, run_id=self.run_id, steps=[s.as_dict() for s in steps], seq=slot)
@@ -159,57 +169,82 @@ class ApiSynthesizer:
         return SynthEvent(slot, False, None, *last)
 
     def _ask(self, rng_salt: list[Any], name: str, output: Output, salt: str, max_tokens: int = 400,
-             **variables: Any) -> Any:
+             **variables: Any) -> Task[Any]:
         prompt = load_prompt(name)
-        completion = self.gen.generate(
+        completion = yield Request(
             prompt.messages(system=SYSTEM, **variables), output=output, template_hash=prompt.hash,
             sampling=Sampling(temperature=0.8, seed=int(content_hash([*rng_salt, salt], 8), 16), max_tokens=max_tokens),
         )
         return completion.value
 
-    def _candidate(self, rng: random.Random, slot: int, attempt: int) -> tuple[ApiSpec, list[ops.Step]]:
+    def _candidate(self, rng: random.Random, slot: int, attempt: int) -> Task[tuple[ApiSpec, list[ops.Step]]]:
         salt = [self.cfg.seed, slot, attempt]
         top = self._pick_domain(rng)
         same_domain = [a for a in self.state.accepted if a.domain and a.domain[0] == top]
-        related = same_domain and rng.random() < self.cfg.related_share
+        document = self.documents.get(top, "")
+        path, functionalities = self._subtree(rng, top)
+        # The functionality the tree picked is the API's description: a small model's own descriptions drift
+        # ("a one-line solution in Python"), the document's phrase does not.
+        description = describe_functionality(functionalities)
+        context = " ".join([*functionalities, *path])
+        if same_domain and rng.random() < self.cfg.related_share:
+            # A related API: another functionality of the same domain, written with an accepted API of that domain
+            # as its example, whose returned fields it may take as inputs (the next step of a workflow).
+            example = rng.choice(same_domain)
+            vocab = Vocab(functionalities, path, document, extra_params=sorted(field_names(example.returns)))
+            template, operator = "api_related", "add_related"
+        else:
+            example = self._example(rng, top)
+            vocab = Vocab(functionalities, path, document)
+            template, operator = "api_write", "write"
+        verb = functionality_verb(functionalities[0])
+        schema = vocab.draft_schema(verb)
         try:
-            if related:
-                parent = rng.choice(same_domain)
-                draft = self._ask(salt, "api_related", Output.json(DRAFT_SCHEMA), "draft", 700, domain=top,
-                                  example=describe_api(parent))
-                spec = draft_to_spec(draft, list(parent.domain)).replace(parent_id=parent.id, operator="add_related")
-                steps = [ops.Step("add_related", f"related to {parent.name}")]
-            else:
-                path, functionalities = self._subtree(rng, top)
-                example = rng.choice(self.state.buffer)
-                draft = self._ask(salt, "api_write", Output.json(DRAFT_SCHEMA), "draft", 700, domain=top,
-                                  functionalities=functionalities,
-                                  example=describe_api(example))
-                spec = draft_to_spec(draft, path).replace(parent_id=example.id, operator="write")
-                steps = [ops.Step("write", f"from example {example.name}; {len(functionalities)} functionalities")]
+            draft = yield from self._ask(salt, template, Output.json(schema), "draft", 700, domain=top,
+                                         functionalities=functionalities, description=description, verb=verb,
+                                         inputs=vocab.core_params, outputs=vocab.core_returns,
+                                         example=describe_api(example))
+            spec = draft_to_spec({**draft, "description": description}, path).replace(parent_id=example.id,
+                                                                                      operator=operator)
         except GenerationError as e:
             raise _Reject(f"generation:{e.kind}", str(e)) from None
         except (DraftError, InvalidApiSpecError) as e:
             raise _Reject("definition", str(e), draft) from None
+        detail = f"related to {example.name}" if operator == "add_related" else f"from example {example.name}"
+        steps = [ops.Step(operator, f"{detail}; {len(functionalities)} functionalities")]
+        if reason := odd_name_reason(spec.name):
+            raise _Reject("odd_name", reason, spec_to_draft(spec))
         for g in range(self.cfg.generations):
             operator, arg = self._pick_move(rng, spec)
-            ask = lambda name, output, s, **v: self._ask([*salt, g], name, output, s, **v)  # noqa: E731
+
+            def ask(name: str, output: Output, s: str, _g: int = g, **v: Any) -> Task[Any]:
+                return self._ask([*salt, _g], name, output, s, **v)
+
             try:
                 if operator == "add_parameter":
-                    spec, step = ops.add_parameter(ask, spec, rng, arg)
+                    spec, step = yield from ops.add_parameter(ask, spec, rng, arg, vocab.param_pattern())
                 elif operator == "add_constraint":
-                    spec, step = ops.add_constraint(ask, spec, rng, arg or "enum")
+                    spec, step = yield from ops.add_constraint(ask, spec, rng, arg or "enum")
                 elif operator == "change_type":
-                    spec, step = ops.change_type(ask, spec, rng, arg or "object")
+                    spec, step = yield from ops.change_type(ask, spec, rng, arg or "object", vocab.nested_pattern())
                 else:
-                    spec, step = ops.change_returns(ask, spec, rng)
+                    spec, step = yield from ops.change_returns(ask, spec, rng, vocab.return_pattern())
             except (ops.OperatorFailed, GenerationError, InvalidApiSpecError) as e:
                 record_rejection(self.store, self.run_id, STAGE, slot, attempt, f"operator:{operator}",
                                  f"{arg or ''} {e}".strip())
                 continue
             steps.append(step)
+        if leaks := example_leaks(spec, example, f"{context} {document}"):
+            raise _Reject("example_leak", f"fields {', '.join(leaks)} come from the example {example.name} and have "
+                                          f"nothing to do with this API's functionality", spec_to_draft(spec))
         names = "+".join(s.operator for s in steps)
         return spec.replace(operator=names), steps
+
+    def _example(self, rng: random.Random, top: str) -> ApiSpec:
+        """An example of form: an accepted API of the same domain when there is one (its content fits), else
+        any example; the name constraint keeps the model from copying another domain's fields."""
+        same = [a for a in self.state.buffer if a.domain and a.domain[0] == top]
+        return rng.choice(same or self.state.buffer)
 
     def _pick_domain(self, rng: random.Random) -> str:
         if not self.tops:

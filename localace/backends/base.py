@@ -20,10 +20,13 @@ class Output(BaseModel):
     json_schema: dict[str, Any] | None = None
     pattern: str | None = None
     choices: tuple[str, ...] | None = None
+    # The answer the plan expects, when it knows one (a blueprint call). Never shown to a model and not part of
+    # the constraint's identity; the fake backend answers with it, like a model that can do the task.
+    expected: Any = None
 
     @classmethod
-    def json(cls, schema: dict[str, Any]) -> "Output":  # type: ignore[override]
-        return cls(kind="json", json_schema=schema)
+    def json(cls, schema: dict[str, Any], expected: Any = None) -> "Output":  # type: ignore[override]
+        return cls(kind="json", json_schema=schema, expected=expected)
 
     @classmethod
     def regex(cls, pattern: str) -> "Output":
@@ -35,7 +38,7 @@ class Output(BaseModel):
 
     def key(self) -> str:
         """Stable text identity of the constraint (cache key part, compile-cache key)."""
-        return canonical_json(self.model_dump(mode="json"))
+        return canonical_json(self.model_dump(mode="json", exclude={"expected"}))
 
 
 class Sampling(BaseModel):

@@ -95,6 +95,8 @@ class FakeBackend:
         rng = random.Random(seed)
         if output is None:
             return f"Fake reply {seed[:8]}."
+        if output.expected is not None and greedy:
+            return json.dumps(output.expected, ensure_ascii=False)
         if output.kind == "json":
             return json.dumps(sample_instance(output.json_schema or {}, rng), ensure_ascii=False)
         if output.kind == "regex":

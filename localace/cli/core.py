@@ -112,6 +112,24 @@ def _distribution_tables(store) -> None:
         for row in rows:
             table.add_row(str(row["label"]), str(row["count"]))
         out.print(table)
+    out.print(quality_table(data["quality"]))
+
+
+def quality_table(quality: dict) -> Table:
+    """Grounded values, user voice, API names and example leaks: what makes the data teach."""
+    def share(figure: dict) -> str:
+        return "—" if figure["share"] is None else f"{figure['share']:.1%} ({figure['count']} of {figure['of']})"
+
+    table = Table(title=f"quality ({quality['scope']})")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("argument values grounded in the conversation", share(quality["grounded_values"]))
+    table.add_row("user turns that narrate or speak as the assistant", share(quality["narrating_user_turns"]))
+    odd = quality["odd_api_names"]
+    table.add_row("odd API names (3+ digit run, http, > 6 parts)",
+                  share(odd) + (f": {', '.join(odd['examples'])}" if odd["examples"] else ""))
+    table.add_row("APIs rejected for fields leaked from the example", str(quality["example_leaks_rejected"]))
+    return table
 
 
 def _pairs_table(pairs: dict) -> None:
@@ -139,7 +157,8 @@ def stats_cmd(db_path: str, as_json: bool) -> None:
         from localace.report_data import collect_report
 
         data = collect_report(store, kept_examples=0, rejected_examples=0)
-        print_json({**stats, "distributions": {"apis": data["apis"], "dialogs": data["dialogs"]}})
+        print_json({**stats, "distributions": {"apis": data["apis"], "dialogs": data["dialogs"]},
+                    "quality": data["quality"]})
         return
     table = Table(title=f"localace stats — {stats['db']}")
     table.add_column("what")

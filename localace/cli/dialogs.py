@@ -20,6 +20,12 @@ from localace.stats import collect_stats
 from localace.store.cache import CachedBackend
 
 
+tool_results_option = click.option(
+    "--tool-results", type=click.Choice(["values", "model"]), default="values", show_default=True,
+    help="Simulated tool results: typed value generators under the return schema, or written by the model "
+         "(richer with a larger model).")
+
+
 @click.group("dialogs")
 def dialogs_group() -> None:
     """Stage B: multi-agent dialog generation."""
@@ -46,11 +52,13 @@ def parse_band(text: str) -> tuple[float, float]:
 @click.option("--band", default="10,90", show_default=True, help="Complexity band as low,high percentiles.")
 @click.option("--learner", default=None, help="GGUF scoring complexity (default: the generation model).")
 @click.option("--no-complexity", is_flag=True, help="Skip complexity scoring and the band.")
+@tool_results_option
 @handle_errors
 def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, mix: str | None, k: int, band: str,
-                 learner: str | None, no_complexity: bool) -> None:
+                 learner: str | None, no_complexity: bool, tool_results: str) -> None:
     """Generate dialogs until the run holds N. Kill and rerun to resume."""
-    cfg = DialogConfig(n=n, seed=seed, k=k, mix=parse_mix(mix), band=parse_band(band), complexity=not no_complexity)
+    cfg = DialogConfig(n=n, seed=seed, k=k, mix=parse_mix(mix), band=parse_band(band), complexity=not no_complexity,
+                       tool_results=tool_results)
     store = existing_store(db_path, f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)

@@ -14,7 +14,7 @@ from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
 from localace.card import card_data, render_card, write_card
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
-from localace.cli.dialogs import parse_band
+from localace.cli.dialogs import parse_band, tool_results_option
 from localace.cli.progress import progress
 from localace.dialogs.generate import iter_dialogs, parse_mix
 from localace.dialogs.model import KINDS
@@ -67,17 +67,19 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--out", "out_path", default=None, help="Write the kept dialogs to this JSON Lines file, with a dataset card (README.md) beside it.")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="openai", show_default=True)
 @click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
+@tool_results_option
 @handle_errors
 def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
             max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
             judges_mode: str, no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
-            force_new_run: bool) -> None:
+            force_new_run: bool, tool_results: str) -> None:
     """The whole pipeline on one command; kill it any time and run the same command to resume."""
     if no_judges:
         judges_mode = "off"
     cfg = RunConfig(apis=n_apis, dialogs=n_dialogs, seed=seed, docs=docs, max_docs=max_docs, depth=depth, breadth=breadth,
                     generations=generations, mix=parse_mix(mix), k=k, band=parse_band(band),
-                    complexity=not no_complexity, judges=judges_mode, judge_samples=judge_samples)
+                    complexity=not no_complexity, judges=judges_mode, judge_samples=judge_samples,
+                    tool_results=tool_results)
     if out_path and not Path(out_path).expanduser().parent.exists():
         raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
     if docs:

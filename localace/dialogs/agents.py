@@ -1,10 +1,14 @@
-"""The three role-played agents (user, assistant, tool) and self-consistency voting."""
+"""The three role-played agents (user, assistant, tool), written as tasks that yield model requests.
+
+The plan has already decided what is correct (which calls, with which values); the agents put it into
+words, and the assistant's samples verify it: a call step is kept only when most of the assistant's
+samples, reading nothing but the tools and the conversation, reproduce the planned calls."""
 
 from __future__ import annotations
 
 import json
 import re
-from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,11 +16,17 @@ from localace.apis.spec import ApiSpec
 from localace.backends.base import Output, Sampling
 from localace.dialogs import constraints as C
 from localace.dialogs.model import ToolCall, ToolResult, Turn
+from localace.dialogs.plans import Link, PlannedCall
+from localace.dialogs.preferences import pair_record
+from localace.dialogs.statements import Statement, display, unstated
 from localace.dialogs.transcript import agent_messages
+from localace.dialogs.values import ValueMaker, _valid
 from localace.errors import GenerationError
 from localace.hashing import canonical_json, content_hash
 from localace.prompts import load_prompt
-from localace.store.cache import CachedBackend
+from localace.tasks import Request, Task
+from localace.verify.grounding import Sources, leaves, ungrounded_values
+from localace.verify.voice import assistant_voice_problem, voice_problem
 
 
 class DialogRejected(Exception):
@@ -29,7 +39,7 @@ class DialogRejected(Exception):
 
 @dataclass
 class ConsistencyStats:
-    """Assistant steps voted on: agreed at once, agreed after regeneration, or dropped."""
+    """Assistant call steps voted on: reproduced within the first wave of samples, after more samples, or not."""
 
     steps: int = 0
     agreed_first: int = 0
@@ -42,7 +52,7 @@ class ConsistencyStats:
 
 
 def _norm(value: Any) -> Any:
-    """Values that mean the same call compare equal: case and surrounding space of strings."""
+    """Values that mean the same call compare equal: case, punctuation and spacing of strings, 2.0 and 2."""
     if isinstance(value, str):
         return " ".join(re.sub(r"[^\w\s]", " ", value.lower()).split())
     if isinstance(value, dict):
@@ -59,118 +69,187 @@ def vote_key(action: str, calls: list[dict[str, Any]] | None) -> str:
     return canonical_json([action, canon])
 
 
+def disagreement(sample: list[dict[str, Any]], planned: list[dict[str, Any]], turns: list[Turn],
+                 tools: list[ApiSpec]) -> str:
+    """How a losing sample differs from the planned calls (preference-pair label): another tool, or values
+    the conversation never stated (invented), or other stated values put in the wrong place."""
+    if sorted(c["name"] for c in sample) != sorted(c["name"] for c in planned):
+        return "wrong_tool"
+    sources = Sources()
+    for turn in turns:
+        if turn.role == "user" and turn.content:
+            sources.add(turn.content)
+        for result in turn.tool_results or ():
+            sources.add(canonical_json(result.results))
+    params = {t.name: t.parameters for t in tools}
+    if any(ungrounded_values(c["arguments"], params.get(c["name"], {}), sources) for c in sample):
+        return "ungrounded_arguments"
+    return "different_arguments"
+
+
 @dataclass
 class DialogBuilder:
-    gen: CachedBackend
     tools: list[ApiSpec]
     salt: list[Any]
     k: int = 3
-    # Low enough that a capable model agrees with itself on what is determined by the request;
-    # disagreement at this temperature is the signal self-consistency is there to catch.
+    # Low enough that a capable model agrees with itself on what the conversation determines;
+    # disagreement at this temperature is the signal the round trip is there to catch.
     temperature: float = 0.25
     stats: ConsistencyStats = field(default_factory=ConsistencyStats)
     turns: list[Turn] = field(default_factory=list)
+    preference_pairs: list[dict[str, Any]] = field(default_factory=list)
+    persona: str = ""
+    style: str = ""
+    stated: list[Any] = field(default_factory=list)  # values the conversation has stated so far (user, tool results)
+    values: ValueMaker = field(default_factory=lambda: ValueMaker(0))
+    tool_model: bool = False  # tool results written by the model instead of the typed value generators
 
     # --- plumbing -----------------------------------------------------------------------------
-    def _ask(self, template: str, output: Output, tag: str, *, temperature: float | None = None,
-             max_tokens: int = 300, **variables: Any) -> Any:
+    def _request(self, template: str, output: Output, tag: str, *, temperature: float | None = None,
+                 max_tokens: int = 300, **variables: Any) -> Request:
         prompt = load_prompt(template)
         messages = agent_messages(self.tools, self.turns, prompt.render(**variables))
         seed = int(content_hash([*self.salt, len(self.turns), tag], 8), 16)
-        completion = self.gen.generate(
-            messages, output=output, template_hash=prompt.hash,
-            sampling=Sampling(temperature=self.temperature if temperature is None else temperature, seed=seed,
-                              max_tokens=max_tokens),
-        )
-        return completion.value
+        return Request(messages, output=output, template_hash=prompt.hash,
+                       sampling=Sampling(temperature=self.temperature if temperature is None else temperature,
+                                         seed=seed, max_tokens=max_tokens))
 
     def api(self, name: str) -> ApiSpec:
         return next(t for t in self.tools if t.name == name)
 
     # --- user ---------------------------------------------------------------------------------
-    def user(self, template: str, **variables: Any) -> str:
-        try:
-            text = self._ask(template, C.USER_TEXT, "user", temperature=0.8, **variables)
-        except GenerationError as e:
-            raise DialogRejected(f"generation:{e.kind}", f"user turn: {e}") from None
-        self.turns.append(Turn(role="user", content=text.strip()))
-        return text
+    def user(self, template: str, state: Iterable[Statement] = (), *, grammar: Output,
+             avoid: Iterable[Statement] = (), **variables: Any) -> Task[str]:
+        """A user turn in the plan's persona and style that states every value in `state` (and none in `avoid`).
+
+        The first attempt is free text; when it misses a value or does not read as a user, the second is
+        generated under `grammar`, which fixes the goal and the values and leaves the phrasing to the model."""
+        state, avoid = list(state), list(avoid)
+        problem = ("", "")
+        for attempt, output in enumerate((C.USER_REQUEST, grammar)):
+            try:
+                completion = yield self._request(template, output, f"user.{attempt}", temperature=0.8,
+                                                 state=state, persona=self.persona, style=self.style, **variables)
+            except GenerationError as e:
+                problem = (f"generation:{e.kind}", f"user turn: {e}")
+                continue
+            text = completion.value.strip()
+            if voice := voice_problem(text):
+                problem = ("user_voice", f"user turn {voice}: {text[:120]!r}")
+            elif missing := unstated(text, state):
+                problem = ("request_ungrounded", f"user turn does not state {', '.join(missing)}: {text[:120]!r}")
+            elif leaked := [s.label for s in avoid if not unstated(text, [s])]:
+                problem = ("request_ungrounded", f"user turn states {', '.join(leaked)}, which it must leave out")
+            else:
+                self.turns.append(Turn(role="user", content=text))
+                self.stated += [st.value for st in state]
+                return text
+        raise DialogRejected(*problem)
 
     # --- assistant ----------------------------------------------------------------------------
-    def assistant(self, actions: tuple[str, ...], hint: str, *, call_apis: list[ApiSpec] | None = None,
-                  low: int = 1, high: int = 1, expect: set[str] | None = None, **text_vars: Any) -> Turn:
-        """Decide (thought + action) and act; decision and calls are voted on over k samples."""
+    def call(self, planned: list[PlannedCall], thought: str, *, callable_apis: list[ApiSpec] | None = None,
+             link: Link | None = None) -> Task[Turn]:
+        """The planned call(s), kept when most of k samples reproduce them from the conversation alone.
+
+        Samples are drawn in waves, the smallest that could still reach a majority, so sampling stops as
+        soon as the majority is reached or can no longer be."""
         self.stats.steps += 1
-        for round_ in range(2):
-            # With a single allowed action the decision cannot disagree: think once, vote on the calls.
-            shared = self._decide(actions, hint, f"{round_}") if len(actions) == 1 else None
-            samples = [self._sample(actions, hint, call_apis, low, high, f"{round_}.{i}", shared)
-                       for i in range(self.k)]
-            counts = Counter(key for key, _, _ in samples if key is not None)
-            if counts:
-                key, n = counts.most_common(1)[0]
-                if n * 2 > self.k:
-                    if round_ == 0:
-                        self.stats.agreed_first += 1
-                    else:
-                        self.stats.regenerated += 1
-                    _, decision, calls = next(s for s in samples if s[0] == key)
-                    return self._act(decision, calls, expect, text_vars)
-        self.stats.dropped += 1
-        raise DialogRejected("self_consistency", f"no majority among {self.k} samples after one regeneration")
-
-    def _decide(self, actions: tuple[str, ...], hint: str, tag: str) -> dict[str, Any] | None:
-        try:
-            return self._ask("assistant_decide", C.decision_output(actions), f"decide{tag}", actions=actions, hint=hint)
-        except GenerationError:
-            return None
-
-    def _sample(self, actions: tuple[str, ...], hint: str, call_apis: list[ApiSpec] | None, low: int, high: int,
-                tag: str, decision: dict[str, Any] | None = None
-                ) -> tuple[str | None, dict[str, Any], list[dict[str, Any]] | None]:
-        try:
-            if decision is None:
-                decision = self._ask("assistant_decide", C.decision_output(actions), f"decide{tag}",
-                                     actions=actions, hint=hint)
-            calls = None
-            if decision["action"] == "call":
-                calls = self._ask("assistant_calls", C.calls_output(call_apis or self.tools, low, high),
-                                  f"calls{tag}", max_tokens=500, thought=decision["thought"], low=low, high=high)["calls"]
-        except GenerationError:
-            return None, {}, None
-        return vote_key(decision["action"], calls), decision, calls
-
-    def _act(self, decision: dict[str, Any], calls: list[dict[str, Any]] | None, expect: set[str] | None,
-             text_vars: dict[str, Any]) -> Turn:
-        action, thought = decision["action"], decision["thought"]
-        if action == "call":
-            names = {c["name"] for c in calls or []}
-            if expect is not None and names != expect:
-                raise DialogRejected("wrong_tool", f"called {sorted(names)}, the request needs {sorted(expect)}")
-            turn = Turn(role="assistant", tool_calls=[ToolCall(**c) for c in calls or []], action=action,
-                        thought=thought)
-            self.turns.append(turn)
-            self._tool_results(turn.tool_calls or [])
-            return turn
-        try:
-            text = self._ask("assistant_text", C.ASSISTANT_TEXT, f"text.{action}", max_tokens=400, action=action,
-                             thought=thought, **{"missing": "", "missing_description": "", **text_vars})
-        except GenerationError as e:
-            raise DialogRejected(f"generation:{e.kind}", f"assistant text: {e}") from None
-        turn = Turn(role="assistant", content=text.strip(), action=action, thought=thought)
+        apis = callable_apis or self.tools
+        expected = [c.as_dict() for c in planned]
+        target = vote_key("call", expected)
+        only = {c.api.name: list(c.arguments) for c in planned}
+        n = len(planned)
+        output = C.calls_output(apis, n, n, only=only, candidates=self.stated, expected=expected)
+        need = self.k // 2 + 1
+        matches = misses = drawn = 0
+        losers: list[list[dict[str, Any]]] = []
+        while matches < need and misses <= self.k - need:
+            wave = [self._request("assistant_calls", output, f"calls.{drawn + i}", max_tokens=500, count=n)
+                    for i in range(need - matches)]
+            drawn += len(wave)
+            for result in (yield wave):
+                if isinstance(result, GenerationError):
+                    misses += 1
+                    continue
+                calls = result.value["calls"]
+                if vote_key("call", calls) == target:
+                    matches += 1
+                else:
+                    misses += 1
+                    losers.append(calls)
+        if matches < need:
+            self.stats.dropped += 1
+            raise DialogRejected("roundtrip", f"{matches} of {drawn} assistant samples reproduced the planned call(s) "
+                                              f"{canonical_json(expected)[:200]}")
+        if drawn == need:
+            self.stats.agreed_first += 1
+        else:
+            self.stats.regenerated += 1
+        turn = Turn(role="assistant", tool_calls=[ToolCall(**c) for c in expected], action="call", thought=thought)
+        for calls in losers[:1]:  # one pair per step: the first sample that lost
+            rejected = Turn(role="assistant", tool_calls=[ToolCall(**c) for c in calls], action="call")
+            self.preference_pairs.append(pair_record(len(self.turns), rejected,
+                                                     disagreement(calls, expected, self.turns, self.tools)))
         self.turns.append(turn)
+        yield from self._tool_results(planned, link)
         return turn
 
-    # --- tool ---------------------------------------------------------------------------------
-    def _tool_results(self, calls: list[ToolCall]) -> None:
-        results = []
-        for i, call in enumerate(calls):
-            api = self.api(call.name)
+    def say(self, action: str, thought: str, *, grammar: Output, check: Any = None, **text_vars: Any) -> Task[Turn]:
+        """An assistant text turn for a decided action (ask_missing, answer, refuse_no_tool, summarize): free text
+        first, kept when it speaks to the user and `check(text)` finds nothing wrong; else under `grammar`."""
+        problem = ("", "")
+        for attempt, output in enumerate((C.ASSISTANT_TEXT, grammar)):
             try:
-                value = self._ask("tool_result", C.result_output(api), f"tool{i}", temperature=0.7, max_tokens=500,
-                                  name=api.name, description=api.description,
-                                  arguments=json.dumps(call.arguments, ensure_ascii=False))
+                completion = yield self._request("assistant_text", output, f"text.{action}.{attempt}", max_tokens=400,
+                                                 action=action, thought=thought,
+                                                 **{"missing": "", "missing_description": "", **text_vars})
             except GenerationError as e:
-                raise DialogRejected(f"generation:{e.kind}", f"tool result of {call.name}: {e}") from None
-            results.append(ToolResult(name=call.name, results=value))
+                problem = (f"generation:{e.kind}", f"assistant text: {e}")
+                continue
+            text = completion.value.strip()
+            issue = assistant_voice_problem(text) or (check(text) if check else None)
+            if issue:
+                problem = ("assistant_text", f"{action}: {issue}: {text[:120]!r}")
+                continue
+            turn = Turn(role="assistant", content=text, action=action, thought=thought)
+            self.turns.append(turn)
+            return turn
+        raise DialogRejected(*problem)
+
+    def result_facts(self) -> list[tuple[str, str]]:
+        """(label, value) of the scalars in the latest tool results, for a summary that restates them."""
+        facts = []
+        for result in self.turns[-1].tool_results or () if self.turns else ():
+            for path, value in leaves(result.results):
+                if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
+                    facts.append((re.sub(r"\[\d+\]", "", path).replace(".", " ").replace("_", " "), display(value)))
+        return facts
+
+    # --- tool ---------------------------------------------------------------------------------
+    def _tool_results(self, planned: list[PlannedCall], link: Link | None) -> Task[None]:
+        """Simulated results under each API's return schema; fields named like an argument echo it, and a
+        dependent call's feeding field carries the planned value. The other fields come from the typed value
+        generators, or from the model when `tool_model` is set (a larger model writes richer results)."""
+        fixed_by_call = []
+        for i, call in enumerate(planned):
+            fields = call.api.returns.get("properties", {})
+            fixed = {n: v for n, v in call.arguments.items() if n in fields and _valid(v, fields[n])}
+            if link is not None and i == 0 and link.field in fields:
+                fixed[link.field] = link.value
+            fixed_by_call.append(fixed)
+        if self.tool_model:
+            replies = yield [self._request("tool_result", C.result_output(call.api, fixed), f"tool{i}",
+                                           temperature=0.7, max_tokens=500, name=call.api.name,
+                                           description=call.api.description,
+                                           arguments=json.dumps(call.arguments, ensure_ascii=False))
+                             for i, (call, fixed) in enumerate(zip(planned, fixed_by_call))]
+        else:
+            replies = [self.values.result(call.api, fixed, call.arguments) for call, fixed in zip(planned, fixed_by_call)]
+        results = []
+        for call, reply in zip(planned, replies):
+            if isinstance(reply, GenerationError):
+                raise DialogRejected(f"generation:{reply.kind}", f"tool result of {call.api.name}: {reply}")
+            value = reply.value if self.tool_model else reply
+            results.append(ToolResult(name=call.api.name, results=value))
+            self.stated += [v for _, v in leaves(value)]
         self.turns.append(Turn(role="tool", tool_results=results))

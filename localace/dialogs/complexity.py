@@ -9,6 +9,7 @@ from localace.backends.base import Message
 from localace.dialogs.model import Dialog
 from localace.dialogs.transcript import render_tools
 from localace.formats.call_syntax import Call, render_calls
+from localace.tasks import Request, Task, run_task
 
 LEARNER_SYSTEM = "You are a helpful assistant. You can call these tools:\n"
 
@@ -31,13 +32,18 @@ def learner_view(dialog: Dialog) -> list[tuple[list[Message], str]]:
     return pairs
 
 
-def mean_loss(scorer, dialog: Dialog) -> float:
-    """Mean negative log-likelihood per assistant token; `scorer.score(messages, target)`."""
+def mean_loss_task(dialog: Dialog, model: str = "") -> Task[float]:
+    """Mean negative log-likelihood per assistant token under the learner (`model`: its role in the driver)."""
+    results = yield [Request(context, op="score", target=reply, model=model) for context, reply in learner_view(dialog)]
     total, tokens = 0.0, 0
-    for context, reply in learner_view(dialog):
-        logprob, n = scorer.score(context, reply)
+    for logprob, n in results:
         total, tokens = total - logprob, tokens + n
     return round(total / tokens, 4) if tokens else 0.0
+
+
+def mean_loss(scorer, dialog: Dialog) -> float:
+    """mean_loss_task served by `scorer` (anything with `score(messages, target)`), one reply at a time."""
+    return run_task(mean_loss_task(dialog), scorer)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from typing import Any
 
 from localace.apis.spec import ApiSpec, strip_vendor_keys
@@ -16,6 +17,108 @@ _TEXT_CHAR = r"[^\x00-\x1f\x7f<>|{}\ufffd]"  # no control characters, template m
 # At least two words (a space after the first few characters), ending like a sentence.
 USER_TEXT = Output.regex(rf"[A-Za-z0-9\"'(]{_TEXT_CHAR}{{1,60}} {_TEXT_CHAR}{{4,220}}[.?!]")
 ASSISTANT_TEXT = Output.regex(rf"[A-Za-z0-9\"'(]{_TEXT_CHAR}{{1,60}} {_TEXT_CHAR}{{4,320}}[.?!]")
+# A user message opens the way people open a request to an assistant, which leaves no room for the
+# narration a small model drifts into ("The user wants ...") at the very start.
+USER_OPENERS = ("I", "I'm", "I'd", "I need", "I want", "Can you", "Could you", "Please", "Hi", "Hello", "Hey",
+                "What", "Which", "How", "When", "Where", "Is", "Are", "Do", "Find", "Show", "Get", "Check", "Book",
+                "Help", "My", "We", "Tell", "Thanks", "Thank you", "Good morning", "Quick question")
+_OPENER = "(?:" + "|".join(re.escape(o) for o in sorted(USER_OPENERS, key=len, reverse=True)) + ")"
+USER_REQUEST = Output.regex(rf"{_OPENER}[ ,!]{_TEXT_CHAR}{{8,260}}[.?!]")
+
+
+# A user request as a grammar: the model chooses the opening, the way it asks and how it links the values; the
+# goal and every value are fixed. A small model's free text drifts (other languages, placeholders, the
+# assistant's voice); this always reads as a user and states what the plan needs. Larger models pass the free
+# attempt first and never get here.
+_OPENERS = {
+    "terse": ("", "Hi. ", "Quick one: "),
+    "chatty and friendly": ("Hi there! ", "Hey! ", "Hello! ", "Hi, hope you're well! "),
+    "precise, using the domain's own terms": ("", "Hello. ", "Request: "),
+    "simple, with short sentences": ("Hi. ", "Hello. ", ""),
+    "polite and formal": ("Good morning. ", "Hello. ", "Good afternoon. ", "Dear assistant, "),
+    "in a hurry": ("Quick: ", "Fast please: ", "Need this now: ", ""),
+}
+_FOLLOWUP_OPENERS = ("Thanks! ", "Great, thank you. ", "Perfect. ", "Thanks. One more thing: ", "Got it. ")
+_ASKS = ("Could you ", "Can you ", "Please ", "I need you to ", "I'd like you to ", "Would you ")
+_SUPPLY = ("", "Sure, ", "Of course. ", "Oh, right: ", "Yes, ", "Sorry, ")
+
+
+def _alt(options: tuple[str, ...] | list[str]) -> str:
+    return "(?:" + "|".join(re.escape(o) for o in options) + ")"
+
+
+def _value_part(label: str, display: str, is_flag: bool, value: Any) -> str:
+    if is_flag:
+        return ("with " if value else "without ") + re.escape(label)
+    return f"{_alt(('the ', 'The ', 'my ', 'My ', ''))}{re.escape(label)} {_alt(('is ', 'should be ', '= ', ': '))}{re.escape(display)}"
+
+
+def values_regex(state: list[Any]) -> str:
+    """'the city is Lisbon, the date is 2026-12-03 and ...' over statements (label, display, value)."""
+    parts = [_value_part(s.label, s.display, isinstance(s.value, bool), s.value) for s in state]
+    if not parts:
+        return ""
+    joined = parts[0]
+    for i, part in enumerate(parts[1:], 1):
+        joined += (_alt((" and ", ", and ")) if i == len(parts) - 1 else _alt((", ", "; "))) + part
+    return joined
+
+
+def user_request_grammar(goal: str, state: list[Any], *, style: str = "", then: str | None = None,
+                         followup: bool = False) -> Output:
+    """A request for `goal` (then `then`) that states every value of `state`, phrased by the model's choices."""
+    openers = _FOLLOWUP_OPENERS if followup else _OPENERS.get(style, ("", "Hi. ", "Hello. "))
+    request = f"{_alt(openers)}{_alt(_ASKS)}{re.escape(goal)}"
+    if then:
+        request += f"{_alt((', then ', ', and then ', ' and after that '))}{re.escape(then)}"
+    body = values_regex(state)
+    if not body:
+        return Output.regex(request + "[?.]")
+    lead = _alt(("? ", ". ")) + _alt(("", "Details: ", "Here you go: ", "For reference, "))
+    return Output.regex(f"{request}{lead}{body}[.!]")
+
+
+def supply_grammar(state: list[Any]) -> Output:
+    """The user's answer to a question for a missing value."""
+    return Output.regex(f"{_alt(_SUPPLY)}{values_regex(state)}[.!]")
+
+
+def chitchat_grammar(topic: str, style: str = "") -> Output:
+    asks = ("Can you tell me ", "Could you tell me ", "I'm curious about ", "Tell me ", "What do you know about ")
+    return Output.regex(f"{_alt(_OPENERS.get(style, ('', 'Hi. ')))}{_alt(asks)}{re.escape(topic)}[?.!]")
+
+
+def _clip_display(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
+
+
+def summary_grammar(facts: list[tuple[str, str]]) -> Output:
+    """A summary that restates result values: '(opening) the status is on time and the gate is B12.'"""
+    opener = _alt(("Here is what I found: ", "Done! ", "Here you go: ", "All set: ", "The results are in: "))
+    parts = [f"{_alt(('the ', 'The '))}{re.escape(label)} {_alt(('is ', 'was ', '= '))}{re.escape(_clip_display(v))}"
+             for label, v in facts[:3]]
+    body = parts[0]
+    for i, part in enumerate(parts[1:], 1):
+        body += (_alt((" and ", ", and ")) if i == len(parts) - 1 else ", ") + part
+    return Output.regex(f"{opener}{body}[.!]")
+
+
+def ask_grammar(label: str) -> Output:
+    return Output.regex(f"{_alt(('Could you tell me the ', 'What is the ', 'Which ', 'Please give me the ', 'I need the '))}"
+                        f"{re.escape(label)}{_alt(('', ' you want', ' you mean', ' for this'))}[?.]")
+
+
+def refuse_grammar(topic: str) -> Output:
+    return Output.regex(f"{_alt(('Sorry, ', 'I am sorry, but ', 'Unfortunately, '))}"
+                        f"{_alt(('none of my tools can ', 'I cannot ', 'I have no tool that can '))}{re.escape(topic)}"
+                        f"{_alt(('.', '. I can help with something else.', '. Is there anything else I can do?'))}")
+
+
+def chat_grammar(topic: str) -> Output:
+    return Output.regex(f"{_alt(('Sure! ', 'Good question! ', 'Happy to chat. '))}"
+                        f"{_alt(('Let me tell you about ', 'Here is a thought on ', 'About '))}{re.escape(topic)}[.!]")
+
+
 THOUGHT = {"type": "string", "pattern": "^[A-Z][^\\x00-\\x1f<>|]{5,200}$"}
 
 
@@ -39,29 +142,73 @@ def bounded(schema: Any, max_chars: int) -> Any:
     return out
 
 
-def call_item(api: ApiSpec) -> dict[str, Any]:
+def _fits(value: Any, schema: dict[str, Any]) -> bool:
+    from localace.dialogs.values import _valid
+
+    return _valid(value, schema)
+
+
+def narrowed(schema: Any, candidates: list[Any]) -> Any:
+    """`schema` with every free scalar limited to the candidate values that fit it: the values the conversation
+    has stated, so the assistant chooses which stated value goes where instead of inventing one. A scalar with
+    no fitting candidate keeps its schema (the sample will then disagree with the plan, as it should)."""
+    if not isinstance(schema, dict):
+        return schema
+    kind = schema.get("type")
+    if kind in ("string", "integer", "number") and "enum" not in schema and "const" not in schema:
+        fitting = [c for c in dict.fromkeys(candidates) if not isinstance(c, bool) and _fits(c, schema)
+                   and (kind != "string" or isinstance(c, str))]
+        return {**schema, "enum": fitting} if fitting else schema
+    if kind == "array" and isinstance(schema.get("items"), dict):
+        return {**schema, "items": narrowed(schema["items"], candidates)}
+    if kind == "object" and isinstance(schema.get("properties"), dict):
+        return {**schema, "properties": {k: narrowed(v, candidates) for k, v in schema["properties"].items()}}
+    return schema
+
+
+def call_item(api: ApiSpec, only: list[str] | None = None, candidates: list[Any] | None = None) -> dict[str, Any]:
+    """One call of `api`; `only` narrows the arguments to exactly these parameters (the plan's), `candidates` their
+    values to those stated in the conversation."""
+    params = strip_vendor_keys(api.parameters)
+    if only is not None:
+        props = params.get("properties", {})
+        params = {**params, "properties": {n: props[n] for n in only if n in props}, "required": list(only)}
+    if candidates is not None:
+        params = narrowed(params, candidates)
     return {
         "type": "object",
-        "properties": {"name": {"const": api.name},
-                       "arguments": bounded(strip_vendor_keys(api.parameters), MAX_ARG_CHARS)},
+        "properties": {"name": {"const": api.name}, "arguments": bounded(params, MAX_ARG_CHARS)},
         "required": ["name", "arguments"],
         "additionalProperties": False,
     }
 
 
-def calls_output(apis: list[ApiSpec], low: int = 1, high: int = 1) -> Output:
-    """Tool calls that are schema-valid by construction: name from the offered list, typed arguments."""
-    items = call_item(apis[0]) if len(apis) == 1 else {"anyOf": [call_item(a) for a in apis]}
+def calls_output(apis: list[ApiSpec], low: int = 1, high: int = 1, *, only: dict[str, list[str]] | None = None,
+                 candidates: list[Any] | None = None, expected: list[dict[str, Any]] | None = None) -> Output:
+    """Tool calls that are schema-valid by construction: name from the offered list, typed arguments.
+
+    only: per API name, the parameters its call must have (the blueprint's), so that a sample is judged on
+    the values it read from the conversation, not on which optional knobs it happened to add."""
+    only = only or {}
+    items = [call_item(a, only.get(a.name), candidates) for a in apis]
     return Output.json({
         "type": "object",
-        "properties": {"calls": {"type": "array", "minItems": low, "maxItems": high, "items": items}},
+        "properties": {"calls": {"type": "array", "minItems": low, "maxItems": high,
+                                 "items": items[0] if len(items) == 1 else {"anyOf": items}}},
         "required": ["calls"],
         "additionalProperties": False,
-    })
+    }, expected=None if expected is None else {"calls": expected})
 
 
-def result_output(api: ApiSpec) -> Output:
-    return Output.json(bounded(strip_vendor_keys(api.returns), MAX_RESULT_CHARS))
+def result_output(api: ApiSpec, fixed: dict[str, Any] | None = None) -> Output:
+    """A tool result under the API's return schema; `fixed` top-level fields are set to the given values
+    (a field named like an argument echoes it; a dependent call's feeding field carries the planned value)."""
+    schema = bounded(strip_vendor_keys(api.returns), MAX_RESULT_CHARS)
+    props = schema.get("properties")
+    if fixed and isinstance(props, dict):
+        schema["properties"] = {n: ({"const": fixed[n]} if n in fixed else s) for n, s in props.items()}
+        schema["required"] = list(dict.fromkeys([*schema.get("required", []), *(n for n in fixed if n in props)]))
+    return Output.json(schema)
 
 
 def decision_output(actions: tuple[str, ...]) -> Output:

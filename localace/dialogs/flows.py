@@ -1,67 +1,125 @@
-"""One scripted flow per dialog kind; every turn's content comes from an agent under a constraint."""
+"""One flow per dialog kind, read top to bottom like the method: the plan has fixed what is correct;
+the user states it, the assistant reproduces it from the conversation, the tool answers."""
 
 from __future__ import annotations
 
-from localace.dialogs.agents import DialogBuilder
-from localace.dialogs.plans import Plan, details
+import re
 
-HINT_CALL = "A tool fits the user's request and the needed values are known, so the assistant calls it."
-HINT_NEXT = "The previous tool result gives what the next tool needs, so the assistant calls the next tool."
-HINT_SUMMARY = "The tool results are in, so the assistant summarizes them for the user."
-HINT_ASK = "A required value is missing from the user's request, so the assistant asks for it."
-HINT_CHAT = "The user is chatting or asking something general; no tool is needed."
-HINT_NO_TOOL = "None of the available tools can do what the user asks, so the assistant must not call a tool."
+from localace.dialogs import constraints as C
+from localace.dialogs.agents import DialogBuilder, DialogRejected
+from localace.dialogs.plans import Plan, PlannedCall
+from localace.dialogs.statements import Statement, statements
+from localace.tasks import Task
+from localace.verify.grounding import Sources
 
-
-def _call_and_summarize(b: DialogBuilder, plan: Plan, targets: list, *, low: int = 1, high: int = 1,
-                        callable_apis: list | None = None) -> None:
-    apis = plan.offered if callable_apis is None else callable_apis
-    b.assistant(("call",), HINT_CALL, call_apis=apis, low=low, high=high, expect={t.name for t in targets})
-    b.assistant(("summarize",), HINT_SUMMARY)
+THOUGHT_SUMMARY = "The tool results are in, so I summarize them for the user with their exact values."
+THOUGHT_CHAT = "This is general conversation; no tool is needed, so I answer directly."
 
 
-def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> None:
+def goal(step: list[PlannedCall]) -> str:
+    """What the user wants, in the words of the API descriptions."""
+    def one(call: PlannedCall) -> str:
+        text = call.api.description.strip().rstrip(".")
+        return text[:1].lower() + text[1:]
+
+    if len(step) == 2 and step[0].api.name == step[1].api.name:
+        return f"{one(step[0])}, done twice with the two sets of details below"
+    return ", and also ".join(one(c) for c in step)
+
+
+def thought_call(step: list[PlannedCall]) -> str:
+    names = " and ".join(c.api.name for c in step)
+    together = " at the same time" if len(step) > 1 else ""
+    return f"The request gives every value {names} needs, so I call {'them' if len(step) > 1 else 'it'}{together}."
+
+
+def _state(step: list[PlannedCall], skip: tuple[str, ...] = ()) -> list[Statement]:
+    return [s for c in step for s in statements(c, skip=skip)]
+
+
+def ask(b: DialogBuilder, state: list[Statement], goal_text: str, *, then: str | None = None, followup: bool = False,
+        **variables: object) -> Task[str]:
+    """The user asks for `goal_text` (and `then`), stating `state`: free text first, the request grammar next."""
+    grammar = C.user_request_grammar(goal_text, state, style=b.style, then=then, followup=followup)
+    return (yield from b.user("user_request", state, grammar=grammar, goal=goal_text, then=then or "",
+                              followup=followup, **variables))
+
+
+def summarize(b: DialogBuilder) -> Task[object]:
+    """The assistant restates what the tool results say (at least one of their values)."""
+    facts = b.result_facts()
+    if not facts:
+        raise DialogRejected("assistant_text", "the tool results hold no value to summarize")
+
+    def check(text: str) -> str | None:
+        sources = Sources([text])
+        return None if any(sources.states(v) for _, v in facts) else "restates no value of the tool results"
+
+    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.summary_grammar(facts), check=check))
+
+
+def _mentions(words: str) -> object:
+    def check(text: str) -> str | None:
+        lowered = text.lower()
+        return None if all(w in lowered for w in words.lower().split()) else f"does not mention the {words}"
+    return check
+
+
+def _refuses(text: str) -> str | None:
+    return None if re.search(r"\b(can't|cannot|can not|unable|not able|no tool|don't have|do not have|sorry|"
+                             r"unfortunately)\b", text, re.I) else "does not say it cannot do this"
+
+
+def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[None]:
     """Fill `b.turns` for `plan.kind`; raises DialogRejected when a step cannot be done right."""
-    kind, style = plan.kind, plan.style
-    if kind in ("single", "multiple"):
-        api = plan.targets[0]
-        b.user(f"user_{kind}", style=style, api=api, details=details(api), difficulty=difficulty)
-        _call_and_summarize(b, plan, [api])
-    elif kind == "parallel":
-        apis = plan.targets
-        joined = "; ".join(details(a) for a in apis)
-        b.user("user_parallel", style=style, apis=apis, count=2, details=joined, difficulty=difficulty)
-        b.assistant(("call",), HINT_CALL, call_apis=apis, low=2, high=2, expect={a.name for a in apis})
-        b.assistant(("summarize",), HINT_SUMMARY)
+    kind = plan.kind
+    if kind in ("single", "multiple", "parallel"):
+        step = plan.steps[0]
+        yield from ask(b, _state(step), goal(step), difficulty=difficulty)
+        yield from b.call(step, thought_call(step))
+        yield from summarize(b)
     elif kind == "dependent":
-        first, second = plan.targets
-        b.user("user_dependent", style=style, first=first, second=second, details=details(first),
-               difficulty=difficulty)
-        b.assistant(("call",), HINT_CALL, call_apis=[first], expect={first.name})
-        b.assistant(("call",), HINT_NEXT, call_apis=[second], expect={second.name})
-        b.assistant(("summarize",), HINT_SUMMARY)
-    elif kind == "non_tool":
-        b.user("user_non_tool", style=style, topic=plan.topic)
-        b.assistant(("answer",), HINT_CHAT)
-    elif kind == "irrelevance":
-        b.user("user_irrelevance", style=style, topic=plan.topic)
-        b.assistant(("refuse_no_tool", "answer"), HINT_NO_TOOL)
+        first, second = plan.steps
+        link = plan.link
+        assert link is not None
+        yield from ask(b, _state(first) + _state(second, skip=(link.param,)), goal(first), then=goal(second),
+                       difficulty=difficulty)
+        yield from b.call(first, thought_call(first), link=link)
+        yield from b.call(second, f"The {first[0].api.name} result gives the {link.field.replace('_', ' ')} that "
+                                  f"{second[0].api.name} needs as {link.param}, so I call it next.")
+        yield from summarize(b)
     elif kind == "ask_missing":
-        api, missing = plan.targets[0], plan.missing or ""
-        desc = api.parameters["properties"][missing].get("description", missing)
-        b.user("user_ask_missing", style=style, api=api, details=details(api, skip=missing), missing=missing,
-               missing_description=desc)
-        b.assistant(("ask_missing",), HINT_ASK, missing=missing, missing_description=desc)
-        b.user("user_supply_missing", missing=missing, missing_description=desc)
-        _call_and_summarize(b, plan, [api])
+        step, missing = plan.steps[0], plan.missing or ""
+        asked = [s for s in _state(step) if s.path == missing or s.path.startswith(f"{missing}.")
+                 or s.path.startswith(f"{missing}[")]
+        label = missing.replace("_", " ")
+        description = step[0].api.parameters["properties"][missing].get("description", label)
+        yield from ask(b, _state(step, skip=(missing,)), goal(step), avoid=asked, leave_out=label,
+                       difficulty=difficulty)
+        yield from b.say("ask_missing", f"{step[0].api.name} needs the {label}, which the request does not give, so I "
+                                        "ask for it before calling.", grammar=C.ask_grammar(label),
+                         check=_mentions(label), missing=label, missing_description=description)
+        yield from b.user("user_supply_missing", asked, grammar=C.supply_grammar(asked), missing=label)
+        yield from b.call(step, thought_call(step))
+        yield from summarize(b)
     elif kind == "multi_turn":
-        first, second = plan.targets
-        b.user("user_single", style=style, api=first, details=details(first), difficulty=difficulty)
-        _call_and_summarize(b, plan, [first])
-        b.user("user_followup", style=style, api=second, details=details(second))
-        # The tool just used stays in the tool list but not in this call's constraint: a small model otherwise
-        # copies the previous call (SmolLM2-135M did in every multi_turn attempt of a 100-dialog run), and the
-        # follow-up asks for something else by construction. The choice among the other tools remains.
-        _call_and_summarize(b, plan, [second], callable_apis=[a for a in plan.offered if a.name != first.name])
+        first, second = plan.steps
+        yield from ask(b, _state(first), goal(first), difficulty=difficulty)
+        yield from b.call(first, thought_call(first))
+        yield from summarize(b)
+        yield from ask(b, _state(second), goal(second), followup=True)
+        # The tool just used stays in the tool list but not in this call's constraint: a small model copies the
+        # previous call, and the follow-up asks for something else by construction.
+        used = first[0].api.name
+        yield from b.call(second, thought_call(second), callable_apis=[a for a in plan.offered if a.name != used])
+        yield from summarize(b)
+    elif kind == "non_tool":
+        yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style), topic=plan.topic)
+        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or ""))
+    elif kind == "irrelevance":
+        assert plan.off_topic is not None
+        yield from ask(b, _state([plan.off_topic]), plan.topic or "", difficulty=difficulty)
+        yield from b.say("refuse_no_tool", f"None of the offered tools can {plan.topic}, so I must not call one.",
+                         grammar=C.refuse_grammar(plan.topic or ""), check=_refuses)
     else:
         raise ValueError(f"unknown dialog kind {kind!r}")

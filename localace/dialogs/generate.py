@@ -10,16 +10,18 @@ from typing import Any
 
 from localace.apis.spec import STORED, ApiSpec
 from localace.dialogs.agents import ConsistencyStats, DialogBuilder, DialogRejected
-from localace.dialogs.complexity import Band, mean_loss
+from localace.dialogs.complexity import Band, mean_loss_task
 from localace.dialogs.flows import run_flow
 from localace.dialogs.model import KINDS, Dialog
-from localace.dialogs.plans import PlanImpossible, PlanSampler, plan_summary
+from localace.dialogs.plans import Plan, PlanImpossible, PlanSampler, plan_summary
+from localace.dialogs.values import ValueMaker
 from localace.errors import LocalaceError, UserError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
 from localace.runs import StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
+from localace.tasks import Task, run_task
 
 STAGE = "dialogs"
 # Tool use is the majority, but >= 15% non-tool/irrelevance and >= 10% ask-missing (DESIGN §1B).
@@ -76,11 +78,12 @@ class DialogConfig:
     band: tuple[float, float] = (10.0, 90.0)
     complexity: bool = True
     max_attempts: int = 3
+    tool_results: str = "values"  # values: typed value generators | model: the generation model writes them
 
     def identity(self, api_ids: list[str], fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {"seed": self.seed, "k": self.k, "mix": self.mix, "band": list(self.band),
-                "complexity": self.complexity, "apis": content_hash(sorted(api_ids), 16),
-                "model": content_hash(fingerprint, 16)}
+                "complexity": self.complexity, "tool_results": self.tool_results,
+                "apis": content_hash(sorted(api_ids), 16), "model": content_hash(fingerprint, 16)}
 
 
 @dataclass(frozen=True)
@@ -151,6 +154,7 @@ class DialogGenerator:
         self._pool = pool
         self._sampler: PlanSampler | None = None
         self.learner = learner or gen
+        self._kinds: list[str] = []
         self.band = Band(*cfg.band)
         self._scores: dict[str, list[float]] | None = None
         # Resume counts rows; the scores are read only when a new dialog needs the band (a finished run never does).
@@ -175,18 +179,23 @@ class DialogGenerator:
 
     def run(self) -> Iterator[DialogEvent]:
         guard = StallGuard(30, DialogsStalled, "dialog")
-        kinds: list[str] = []
+        backends = {"": self.gen, "learner": self.learner}
         for slot in open_slots(self.store, self.run_id, STAGE):
             if self.accepted >= self.cfg.n:
                 return
-            if len(kinds) <= slot:
-                kinds = schedule(self.cfg.mix, max(2 * len(kinds), self.cfg.n, slot + 1))
             self.sampler  # noqa: B018 -- an unusable pool fails the stage here, not slot by slot as rejections
-            event = self._slot(slot, kinds[slot])
+            event = run_task(self.slot_task(slot), backends)
             yield event
             guard.record(event.accepted, event.check, event.reason)
 
-    def _slot(self, slot: int, kind: str) -> DialogEvent:
+    def kind_of(self, slot: int) -> str:
+        if len(self._kinds) <= slot:
+            self._kinds = schedule(self.cfg.mix, max(2 * len(self._kinds), self.cfg.n, slot + 1))
+        return self._kinds[slot]
+
+    def slot_task(self, slot: int) -> Task[DialogEvent]:
+        """Attempts (each a fresh plan) until a dialog is committed for the slot, or the slot is marked failed."""
+        kind = self.kind_of(slot)
         last = ("", "")
         for attempt in range(self.cfg.max_attempts):
             rng = random.Random(content_hash([self.cfg.seed, slot, attempt], 16))
@@ -198,7 +207,7 @@ class DialogGenerator:
                 last = ("plan", str(e))
                 continue
             try:
-                dialog = self._dialog(plan, slot, attempt, stats)
+                dialog = yield from self._dialog(plan, slot, attempt, stats)
             except DialogRejected as r:
                 record_rejection(self.store, self.run_id, STAGE, slot, attempt, r.check, r.reason,
                                  {"plan": plan_summary(plan), "consistency": stats.as_dict(),
@@ -209,37 +218,42 @@ class DialogGenerator:
                 record_rejection(self.store, self.run_id, STAGE, slot, attempt, "duplicate", "identical dialog exists")
                 last = ("duplicate", "identical dialog exists")
                 continue
+            if self.accepted >= self.cfg.n:  # other slots in flight reached the target first
+                return DialogEvent(slot, kind, None, "target_reached", "the run already has its dialogs")
             self._commit(dialog, slot, attempt)
             return DialogEvent(slot, kind, dialog)
         with self.store.transaction():
             mark_item(self.store, self.run_id, STAGE, slot, "failed", self.cfg.max_attempts)
         return DialogEvent(slot, kind, None, *last)
 
-    def _build(self, plan, slot: int, attempt: int, stats: ConsistencyStats, difficulty: str) -> Dialog:
-        b = DialogBuilder(self.gen, plan.offered, [self.cfg.seed, slot, attempt, difficulty], k=self.cfg.k,
-                          stats=stats)
+    def _build(self, plan: Plan, slot: int, attempt: int, stats: ConsistencyStats, difficulty: str) -> Task[Dialog]:
+        salt = [self.cfg.seed, slot, attempt, difficulty]
+        b = DialogBuilder(plan.offered, salt, k=self.cfg.k, stats=stats, persona=plan.persona, style=plan.style,
+                          values=ValueMaker(content_hash([*salt, "results"], 16)),
+                          tool_model=self.cfg.tool_results == "model")
         try:
-            run_flow(b, plan, difficulty)
+            yield from run_flow(b, plan, difficulty)
         except DialogRejected as r:
             r.turns = b.turns  # type: ignore[attr-defined]  # kept with the rejection: nothing is lost
             raise
         return Dialog(kind=plan.kind, tools=plan.offered, turns=b.turns, domains=plan.domains,
                       seed=self.cfg.seed, meta={"run_id": self.run_id, "slot": slot, "attempt": attempt,
-                                                "difficulty": difficulty, "plan": plan_summary(plan)})
+                                                "difficulty": difficulty, "plan": plan_summary(plan),
+                                                "preference_pairs": b.preference_pairs})
 
-    def _dialog(self, plan, slot: int, attempt: int, stats: ConsistencyStats) -> Dialog:
-        dialog = self._build(plan, slot, attempt, stats, "normal")
+    def _dialog(self, plan: Plan, slot: int, attempt: int, stats: ConsistencyStats) -> Task[Dialog]:
+        dialog = yield from self._build(plan, slot, attempt, stats, "normal")
         if not self.cfg.complexity:
             return self._finish(dialog, stats, None, "ok")
-        score = mean_loss(self.learner, dialog)
+        score = yield from mean_loss_task(dialog, "learner")
         seen = self.scores.get(plan.kind, [])
         verdict = self.band.classify(score, seen)
         if verdict == "ok":
             return self._finish(dialog, stats, score, verdict)
         # Too easy → the user agent makes the request harder (further from the API wording);
         # too hard → simpler. One adjustment; still out of band → rejected, with both scores.
-        retry = self._build(plan, slot, attempt, stats, NEXT_DIFFICULTY[verdict])
-        score2 = mean_loss(self.learner, retry)
+        retry = yield from self._build(plan, slot, attempt, stats, NEXT_DIFFICULTY[verdict])
+        score2 = yield from mean_loss_task(retry, "learner")
         verdict2 = self.band.classify(score2, seen)
         if verdict2 != "ok":
             raise DialogRejected("complexity", f"{verdict} ({score}) then {verdict2} ({score2}) "

@@ -14,6 +14,8 @@ from localace.apis.spec import ApiSpec, check_definition
 from localace.backends.validation import schema_errors
 from localace.dialogs.model import ACTIONS, KINDS, Dialog, ToolCall, Turn
 from localace.hashing import canonical_json
+from localace.verify.grounding import Sources, leaves, ungrounded_values
+from localace.verify.voice import voice_problem
 
 TEXT_ACTIONS = tuple(action for action in ACTIONS if action != "call")
 NO_CALL_KINDS = ("non_tool", "irrelevance")
@@ -288,6 +290,29 @@ def _param_values(s: _Subject) -> Hits:
             yield i, _clip(f"call {call.name!r} argument {path}: {message} ({keyword})")
 
 
+def argument_grounding(dialog: Dialog, tools: dict[str, ApiSpec]) -> Iterator[tuple[int, ToolCall, list[tuple[str, Any]], int]]:
+    """(turn, call, ungrounded (path, value) pairs, number of values) for every call of an offered tool."""
+    sources = Sources()
+    for i, turn in enumerate(dialog.turns):
+        if turn.role == "user" and isinstance(turn.content, str):
+            sources.add(turn.content)
+        for result in turn.tool_results or ():
+            sources.add(canonical_json(result.results))
+        for call in turn.tool_calls or ():
+            tool = tools.get(call.name)
+            if tool is not None:
+                missing = ungrounded_values(call.arguments, tool.parameters, sources)
+                yield i, call, missing, sum(1 for _ in leaves(call.arguments))
+
+
+@_rule("grounded_arguments")
+def _grounded_arguments(s: _Subject) -> Hits:
+    for i, call, missing, _ in argument_grounding(s.dialog, s.tools):
+        for path, value in missing:
+            yield i, _clip(f"call {call.name!r} argument {path}={canonical_json(value)} is stated in no earlier user "
+                           f"turn or tool result, and is not an enum member or the default")
+
+
 @_rule("tool_result_follows")
 def _tool_result_follows(s: _Subject) -> Hits:
     turns = s.dialog.turns
@@ -363,6 +388,13 @@ def _text_length(s: _Subject) -> Hits:
     last = turns[-1].content if turns and _is_text(turns[-1]) else None
     if last and last.strip() and not _ends_sentence(last):
         yield len(turns) - 1, f"final assistant text is cut mid-sentence: …{last.rstrip()[-40:]!r}"
+
+
+@_rule("user_voice")
+def _user_voice(s: _Subject) -> Hits:
+    for i, turn, text in _texts(s.dialog):
+        if turn.role == "user" and (problem := voice_problem(text)):
+            yield i, _clip(f"user turn {problem}, instead of speaking as the user")
 
 
 @_rule("invalid_characters")

@@ -1,0 +1,319 @@
+"""Realistic argument values for a blueprint call, chosen by parameter type, constraints and name.
+
+A small model asked to invent arguments writes `{"city": [1, 2, 3, 4]}`; the dialog's correctness
+should not depend on that. Values come from typed generators (Faker, seeded per dialog), shaped by the
+parameter's schema (enum, pattern, format, range, items) and its name (`email`, `departure_date`,
+`flight_number`, `currency`...). Whatever is generated is validated against the parameter's schema;
+a value that does not fit falls back to the schema sampler, so a blueprint is always schema-valid."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import re
+import string
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+
+from localace.apis.spec import ApiSpec, strip_vendor_keys
+from localace.hashing import canonical_json
+from localace.string_formats import FORMAT_CHECKER
+
+# Dates are drawn around a fixed anchor, not today: the same seed must give the same dialog on any day.
+ANCHOR = dt.date(2026, 1, 1)
+AIRPORTS = ("JFK", "LHR", "CDG", "FRA", "AMS", "MAD", "FCO", "LIS", "DXB", "SIN", "HND", "SYD", "YYZ", "SFO",
+            "LAX", "ORD", "BCN", "MUC", "ZRH", "IST", "DEL", "GRU", "MEX", "ICN")
+AIRLINES = ("BA", "LH", "AF", "KL", "IB", "TP", "EK", "SQ", "NH", "QF", "AC", "UA", "DL", "AA", "LX", "TK")
+_WORD = re.compile(r"[a-z]+")
+
+
+def _words(name: str) -> list[str]:
+    return _WORD.findall(name.lower().replace("_", " "))
+
+
+def _has(words: list[str], *keys: str) -> bool:
+    return any(k in words for k in keys)
+
+
+class ValueMaker:
+    """Seeded generator of argument values; one per dialog attempt."""
+
+    def __init__(self, seed: int | str) -> None:
+        from faker import Faker  # imported here: only dialog generation needs it
+
+        self.rng = random.Random(f"values:{seed}")
+        self.fake = Faker("en_US")
+        self.fake.seed_instance(self.rng.randrange(2**32))
+        self._place: tuple[str, str, str, str, str] | None = None
+
+    # --- places are drawn once per dialog, so a city, its country and coordinates agree ---------
+    @property
+    def place(self) -> tuple[str, str, str, str, str]:
+        if self._place is None:
+            self._place = self.fake.location_on_land()  # (lat, lon, place, country code, timezone)
+        return self._place
+
+    def arguments(self, api: ApiSpec, *, optional: int = 1, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Values for every required parameter and up to `optional` optional non-boolean ones."""
+        params = strip_vendor_keys(api.parameters)
+        props: dict[str, Any] = params.get("properties", {})
+        required = [n for n in params.get("required", []) if n in props]
+        extra = [n for n in props if n not in required and props[n].get("type") != "boolean"]
+        chosen = required + self.rng.sample(extra, min(optional, len(extra)))
+        out: dict[str, Any] = {}
+        for n in props:
+            if n in chosen and n not in skip:
+                out[n] = self.distinct(n, props[n], api, taken=out.values())
+        return out
+
+    def distinct(self, name: str, schema: dict[str, Any], api: ApiSpec | None, taken: Any) -> Any:
+        """A value unlike the ones already `taken`: two parameters holding the same value make the request
+        ambiguous (which 8 was the limit?), and a value left out must not be stated by another."""
+        taken = [canonical_json(t) for t in taken]
+        value = self.value(name, schema, api)
+        for _ in range(6):
+            if canonical_json(value) not in taken:
+                break
+            value = self.value(name, schema, api)
+        return value
+
+    def result(self, api: ApiSpec, fixed: dict[str, Any], arguments: dict[str, Any]) -> Any:
+        """A simulated tool result under the API's return schema: `fixed` fields as given, every other field from
+        the typed generators (a 135M model writes `"results": ") - I'm ready to do it"`)."""
+        schema = strip_vendor_keys(api.returns)
+        props = schema.get("properties")
+        if schema.get("type") != "object" or not isinstance(props, dict):
+            return self.value("result", schema, api)
+        out = {}
+        for n, field_schema in props.items():
+            out[n] = fixed[n] if n in fixed else self._result_field(n, field_schema, api, arguments)
+        return out
+
+    def _result_field(self, name: str, schema: dict[str, Any], api: ApiSpec, arguments: dict[str, Any]) -> Any:
+        words = _words(name)
+        if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema and not schema.get(
+                "format"):
+            if _has(words, "status", "state"):
+                return self.rng.choice(("active", "pending", "completed", "confirmed", "on time", "available"))
+            if _has(words, "message", "summary", "description", "details", "text", "note", "notes", "result"):
+                about = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in list(arguments.items())[:2]
+                                  if isinstance(v, (str, int, float)) and not isinstance(v, bool))
+                text = api.description.rstrip(".")
+                return f"{text}{f' for {about}' if about else ''}: done."
+        return self.value(name, schema, api)
+
+    def value(self, name: str, schema: dict[str, Any], api: ApiSpec | None = None) -> Any:
+        """A value for one parameter (or nested field) that validates against its schema."""
+        try:
+            candidate = self._typed(name, schema, api)
+        except (ValueError, KeyError, TypeError, IndexError):
+            candidate = None
+        if candidate is not None and _valid(candidate, schema):
+            return candidate
+        from localace.backends.schema_sample import sample_instance
+
+        return sample_instance(schema, self.rng)
+
+    # --- by schema --------------------------------------------------------------------------
+    def _typed(self, name: str, schema: dict[str, Any], api: ApiSpec | None) -> Any:
+        if "enum" in schema:
+            return self.rng.choice(schema["enum"])
+        if "const" in schema:
+            return schema["const"]
+        kind = schema.get("type", "string")
+        if kind == "string":
+            return self._string(name, schema, api)
+        if kind == "integer":
+            return self._integer(name, schema)
+        if kind == "number":
+            return self._number(name, schema)
+        if kind == "boolean":
+            return self.rng.random() < 0.5
+        if kind == "array":
+            items = schema.get("items") or {"type": "string"}
+            low = max(1, int(schema.get("minItems", 1)))
+            high = max(low, min(int(schema.get("maxItems", 3)), 3))
+            single = name[:-1] if name.endswith("s") else name
+            values: list[Any] = []
+            for _ in range(self.rng.randint(low, high) * 3):  # retries: array items are often expected distinct
+                if len(values) >= high:
+                    break
+                v = self.value(single, items, api)
+                if v not in values:
+                    values.append(v)
+            return values[: max(low, min(len(values), self.rng.randint(low, high)))]
+        if kind == "object":
+            props = schema.get("properties", {})
+            required = [n for n in schema.get("required", []) if n in props] or list(props)[:1]
+            return {n: self.value(n, props[n], api) for n in props if n in required}
+        return None
+
+    def _string(self, name: str, schema: dict[str, Any], api: ApiSpec | None) -> str | None:
+        fmt = schema.get("format")
+        if fmt in _FORMATS:
+            return _FORMATS[fmt](self)
+        if "pattern" in schema:
+            return None  # the schema sampler writes strings of a pattern exactly
+        words = _words(name)
+        for keys, make in _STRING_RULES:
+            if _has(words, *keys):
+                return make(self, words)
+        if api is not None and (topic := _topic(api, self.rng)):
+            return topic
+        return " ".join(self.fake.words(2)).capitalize()
+
+    def _integer(self, name: str, schema: dict[str, Any]) -> int:
+        words = _words(name)
+        low, high = _bounds(schema, *_int_range(words))
+        return self.rng.randint(int(low), int(high))
+
+    def _number(self, name: str, schema: dict[str, Any]) -> float:
+        words = _words(name)
+        if _has(words, "latitude", "lat"):
+            return round(float(self.place[0]), 4)
+        if _has(words, "longitude", "lon", "lng"):
+            return round(float(self.place[1]), 4)
+        low, high = _bounds(schema, *_num_range(words))
+        return round(self.rng.uniform(low, high), 2)
+
+    # --- helpers used by the rules -----------------------------------------------------------
+    def date(self, days: int = 540) -> dt.date:
+        return ANCHOR + dt.timedelta(days=self.rng.randint(0, days))
+
+    def code(self, words: list[str]) -> str:
+        prefix = "".join(w[0] for w in words if w not in ("id", "code", "number", "no"))[:3].upper() or "REF"
+        return f"{prefix}-{self.rng.randint(10000, 99999)}"
+
+
+def _valid(value: Any, schema: dict[str, Any]) -> bool:
+    try:
+        jsonschema.validate(value, schema, format_checker=FORMAT_CHECKER)
+    except (jsonschema.ValidationError, jsonschema.SchemaError):
+        return False
+    return True
+
+
+def _bounds(schema: dict[str, Any], low: float, high: float) -> tuple[float, float]:
+    lo = schema.get("minimum", schema.get("exclusiveMinimum", None))
+    hi = schema.get("maximum", schema.get("exclusiveMaximum", None))
+    if lo is not None:
+        low = max(low, lo + (1 if "exclusiveMinimum" in schema else 0))
+    if hi is not None:
+        high = min(high, hi - (1 if "exclusiveMaximum" in schema else 0))
+    if low > high:  # the name's usual range does not fit the declared one: use the declared one
+        low = lo if lo is not None else high - 10
+        high = hi if hi is not None else low + 10
+    return low, high
+
+
+def _int_range(words: list[str]) -> tuple[int, int]:
+    if _has(words, "year"):
+        return 2018, 2026
+    if _has(words, "month"):
+        return 1, 12
+    if _has(words, "day") and not _has(words, "days"):
+        return 1, 28
+    if _has(words, "hour", "hours"):
+        return 1, 12
+    if _has(words, "minutes", "minute"):
+        return 5, 90
+    if _has(words, "rating", "stars"):
+        return 1, 5
+    if _has(words, "percent", "percentage"):
+        return 5, 95
+    if _has(words, "age"):
+        return 18, 80
+    if _has(words, "page"):
+        return 1, 5
+    if _has(words, "limit", "max", "top", "size", "results"):
+        return 5, 20
+    if _has(words, "id", "number", "code"):
+        return 1000, 99999
+    if _has(words, "amount", "price", "budget", "salary", "cost", "income"):
+        return 20, 5000
+    return 1, 10
+
+
+def _num_range(words: list[str]) -> tuple[float, float]:
+    if _has(words, "amount", "price", "budget", "cost", "fee", "balance", "total", "salary", "income", "value"):
+        return 10.0, 2500.0
+    if _has(words, "rate", "interest"):
+        return 0.5, 9.5
+    if _has(words, "percent", "percentage", "discount"):
+        return 5.0, 60.0
+    if _has(words, "rating", "score"):
+        return 1.0, 5.0
+    if _has(words, "weight", "kg"):
+        return 0.5, 90.0
+    if _has(words, "distance", "radius", "km", "miles"):
+        return 1.0, 50.0
+    if _has(words, "temperature", "temp"):
+        return -5.0, 35.0
+    return 1.0, 100.0
+
+
+def _topic(api: ApiSpec, rng: random.Random) -> str | None:
+    """A short phrase of the API's own description, for free-text parameters (query, keyword, topic)."""
+    from localace.apis.naming import content_words
+
+    words = [w for w in content_words(api.description) if len(w) > 3]
+    if not words:
+        return None
+    start = rng.randrange(len(words))
+    return " ".join(words[start: start + rng.randint(1, 2)])
+
+
+_FORMATS: dict[str, Callable[[ValueMaker], str]] = {
+    "date": lambda v: v.date().isoformat(),
+    "date-time": lambda v: dt.datetime.combine(v.date(), dt.time(v.rng.randint(7, 21), v.rng.choice((0, 15, 30, 45))))
+    .isoformat(),
+    "time": lambda v: f"{v.rng.randint(7, 21):02d}:{v.rng.choice((0, 15, 30, 45)):02d}",
+    "email": lambda v: v.fake.free_email(),
+    "uri": lambda v: v.fake.url(),
+    "uuid": lambda v: str(v.fake.uuid4()),
+    "ipv4": lambda v: v.fake.ipv4_public(),
+    "ipv6": lambda v: v.fake.ipv6(),
+    "hostname": lambda v: v.fake.domain_name(),
+}
+Rule = tuple[tuple[str, ...], Callable[[ValueMaker, list[str]], str]]
+# First match wins: specific words before generic ones (`flight_number` before `number`).
+_STRING_RULES: tuple[Rule, ...] = (
+    (("email", "mail"), lambda v, w: v.fake.free_email()),
+    (("phone", "mobile"), lambda v, w: v.fake.numerify("+1-###-###-####")),
+    (("url", "link", "website", "uri"), lambda v, w: v.fake.url()),
+    (("airport", "origin", "destination"), lambda v, w: v.rng.choice(AIRPORTS)),
+    (("flight",), lambda v, w: f"{v.rng.choice(AIRLINES)}{v.rng.randint(100, 2999)}"),
+    (("carrier", "airline"), lambda v, w: v.rng.choice(AIRLINES)),
+    (("date", "day", "birthday", "checkin", "checkout", "departure", "arrival", "deadline", "due"),
+     lambda v, w: v.date().isoformat()),
+    (("time", "hour"), lambda v, w: f"{v.rng.randint(7, 21):02d}:{v.rng.choice((0, 15, 30, 45)):02d}"),
+    (("year",), lambda v, w: str(v.rng.randint(2018, 2026))),
+    (("month",), lambda v, w: v.date().strftime("%Y-%m")),
+    (("currency",), lambda v, w: v.fake.currency_code()),
+    (("country",), lambda v, w: v.place[3] if _has(w, "code") else v.fake.country()),
+    (("city", "town", "location", "place", "destination", "region"), lambda v, w: v.place[2]),
+    (("timezone", "tz"), lambda v, w: v.place[4]),
+    (("address", "street"), lambda v, w: v.fake.street_address()),
+    (("zip", "postal", "postcode"), lambda v, w: v.fake.postcode()),
+    (("language", "lang", "locale"), lambda v, w: v.rng.choice(("en", "es", "fr", "de", "pt", "it", "ja"))
+     if _has(w, "code") else v.fake.language_name()),
+    (("company", "employer", "brand", "organization", "merchant", "vendor"), lambda v, w: v.fake.company()),
+    (("username", "handle"), lambda v, w: v.fake.user_name()),
+    (("name", "customer", "passenger", "guest", "author", "patient", "owner", "contact", "recipient", "person"),
+     lambda v, w: v.fake.name()),
+    (("color", "colour"), lambda v, w: v.fake.color_name()),
+    (("text", "message", "content", "body", "comment", "review", "sentence", "note", "notes", "feedback"),
+     lambda v, w: v.fake.sentence(nb_words=7).rstrip(".")),
+    (("title", "headline", "subject"), lambda v, w: v.fake.catch_phrase()),
+    (("job", "position", "occupation"), lambda v, w: v.fake.job()),
+    (("isbn",), lambda v, w: v.fake.isbn13()),
+    (("iban",), lambda v, w: v.fake.iban()),
+    (("ticker", "symbol", "stock"), lambda v, w: "".join(v.rng.choice(string.ascii_uppercase) for _ in range(4))),
+    (("plate", "license"), lambda v, w: v.fake.license_plate()),
+    (("sku", "barcode", "ean"), lambda v, w: v.fake.ean13()),
+    (("password", "token", "key", "secret"), lambda v, w: v.fake.password(length=12, special_chars=False)),
+    (("id", "code", "number", "reference", "ref", "identifier", "account", "order", "booking", "ticket",
+      "invoice", "tracking"), lambda v, w: v.code(w)),
+)

@@ -1,0 +1,149 @@
+"""Blueprints: readable API names from the functionality's words, realistic schema-valid values, linked calls."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import jsonschema
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from localace.apis.naming import Vocab, example_leaks, field_candidates, field_type, is_odd_name, odd_name_reason
+from localace.apis.spec import ApiSpec
+from localace.apis.synth import builtin_examples
+from localace.backends.schema_sample import sample_instance
+from localace.dialogs.plans import PlanSampler, find_link
+from localace.dialogs.values import ValueMaker
+from localace.string_formats import FORMAT_CHECKER
+from tests.test_dialogs import ORDER_STATUS, POOL
+from tests.test_verify_rules import SCHEMAS
+
+WEATHER = builtin_examples()[0]
+
+
+def test_vocabulary_constraint_allows_the_functionality_words_and_nothing_of_the_example():
+    vocab = Vocab(["Get live status of a flight by carrier code, number and date"], ["Flights"])
+    name, param = re.compile(vocab.name_pattern()), re.compile(vocab.param_pattern())
+    assert name.fullmatch("get_flight_status") and name.fullmatch("track_live_flight_status")
+    for bad in ("https_api_1_2_3", "get_current_weather", "flight_status", "get", "get_a_b_c_d_e"):
+        assert not name.fullmatch(bad), bad
+    assert param.fullmatch("carrier_code") and param.fullmatch("flight_number") and param.fullmatch("date")
+    for bad in ("temperature", "humidity", "param_1", "include_air_quality"):
+        assert not param.fullmatch(bad), bad
+
+
+@pytest.mark.parametrize(("functionality", "params", "returns"), [
+    ("Get live status of a flight by carrier code, number and date",
+     ["flight_id", "carrier_code", "flight_number", "date"], ["status"]),
+    ("Convert an address into geographic coordinates", ["address"], ["latitude", "longitude"]),
+    ("List events in a date range for a calendar", ["start_date", "end_date", "calendar_id"], ["events"]),
+    ("Retrieve properties of a chemical compound by name or formula", ["chemical_compound", "compound_name", "formula"],
+     ["properties"]),
+    ("Add, update or remove items in a shopping cart", ["items", "shopping_cart"], []),
+    ("Translate text from a source language to a target language", ["text", "source_language", "target_language"],
+     ["translated_text"]),
+])
+def test_field_names_come_from_what_the_functionality_gives_and_gets(functionality, params, returns):
+    assert field_candidates([functionality]) == (params, returns)
+
+
+@pytest.mark.parametrize(("name", "schema"), [
+    ("start_date", {"type": "string", "format": "date"}), ("max_results", {"type": "integer"}),
+    ("flight_id", {"type": "string"}), ("latitude", {"type": "number"}), ("include_details", {"type": "boolean"}),
+    ("flight_number", None), ("events", None),
+])
+def test_names_that_settle_their_type(name, schema):
+    assert field_type(name) == schema
+
+
+@pytest.mark.parametrize(("name", "odd"), [
+    ("get_flight_status", False), ("https_api_1_2_3", True), ("fareservice_code_2163319921356840308893217019350", True),
+    ("get_a_b_c_d_e_f", True), ("Get Flight Status", False), ("get_http_status", True),
+])
+def test_odd_names(name, odd):
+    assert is_odd_name(name) is odd
+
+
+def test_odd_name_reason_also_refuses_repeated_words():
+    assert "repeats" in odd_name_reason("get_flight_flight")
+    assert odd_name_reason("get_flight_status") is None
+
+
+def _api(name, params, returns, description="An API."):
+    return ApiSpec(name=name, description=description, domain=["News"],
+                   parameters={"type": "object", "properties": {p: {"type": "string", "description": "A value."}
+                                                                for p in params}, "required": params[:1]},
+                   returns={"type": "object", "properties": {r: {"type": "number", "description": "A value."}
+                                                             for r in returns}})
+
+
+def test_example_leaks_are_fields_of_the_example_unrelated_to_the_new_api():
+    news = _api("get_top_headlines", ["category", "city", "humidity"], ["temperature", "title"],
+                "Get the top headlines of a news category.")
+    assert example_leaks(news, WEATHER, "Top headlines by category") == ["city", "humidity", "temperature"]
+    local = _api("get_city_headlines", ["city"], ["title"], "Get the top headlines of a city.")
+    assert example_leaks(local, WEATHER, "Local news by city") == []  # the API's own functionality names a city
+    weather_news = _api("get_weather_news", ["humidity"], ["title"], "Weather news with humidity alerts.")
+    assert example_leaks(weather_news, WEATHER, "Weather alerts") == []  # the API is about humidity itself
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(schema=SCHEMAS)
+def test_generated_values_always_validate_against_the_parameter_schema(schema):
+    value = ValueMaker(1).value("value", schema)
+    jsonschema.validate(value, schema, format_checker=FORMAT_CHECKER)
+
+
+@pytest.mark.parametrize(("name", "schema", "check"), [
+    ("customer_email", {"type": "string"}, lambda v: "@" in v),
+    ("departure_date", {"type": "string"}, lambda v: re.fullmatch(r"\d{4}-\d{2}-\d{2}", v)),
+    ("flight_number", {"type": "string"}, lambda v: re.fullmatch(r"[A-Z]{2}\d{3,4}", v)),
+    ("currency", {"type": "string"}, lambda v: re.fullmatch(r"[A-Z]{3}", v)),
+    ("order_id", {"type": "string"}, lambda v: re.fullmatch(r"[A-Z]+-\d{5}", v)),
+    ("year", {"type": "integer"}, lambda v: 2018 <= v <= 2026),
+    ("price", {"type": "number"}, lambda v: 10 <= v <= 2500),
+    ("passengers", {"type": "integer", "minimum": 1, "maximum": 9}, lambda v: 1 <= v <= 9),
+    ("units", {"type": "string", "enum": ["metric", "imperial"]}, lambda v: v in ("metric", "imperial")),
+])
+def test_values_are_realistic_for_their_name(name, schema, check):
+    assert check(ValueMaker(7).value(name, schema))
+
+
+def test_values_are_seeded():
+    api = builtin_examples()[1]
+    assert ValueMaker(3).arguments(api) == ValueMaker(3).arguments(api)
+    assert len({str(ValueMaker(s).arguments(api)) for s in range(6)}) > 1
+
+
+def test_dependent_link_feeds_an_id_from_a_result_to_the_next_call():
+    order = builtin_examples()[2]  # create_order returns order_id
+    link = find_link(order, ORDER_STATUS, ValueMaker(0))
+    assert link is not None and (link.field, link.param) == ("order_id", "order_id")
+    assert find_link(WEATHER, ORDER_STATUS, ValueMaker(0)) is None
+
+
+def test_plans_carry_complete_schema_valid_blueprints():
+    sampler = PlanSampler(POOL)
+    rng = random.Random(4)
+    for kind in ("single", "multiple", "parallel", "dependent", "ask_missing", "multi_turn"):
+        plan = sampler.sample(kind, rng)
+        assert plan.steps, kind
+        for step in plan.steps:
+            for call in step:
+                assert call.api.name in {a.name for a in plan.offered}
+                jsonschema.validate(call.arguments, call.api.parameters, format_checker=FORMAT_CHECKER)
+        if kind == "parallel":
+            assert len(plan.steps[0]) == 2
+        if kind == "dependent":
+            assert plan.steps[1][0].arguments[plan.link.param] == plan.link.value
+        if kind == "ask_missing":
+            assert plan.missing in plan.steps[0][0].arguments
+    irrelevant = sampler.sample("irrelevance", rng)
+    assert irrelevant.off_topic.api.name not in {a.name for a in irrelevant.offered}
+
+
+def test_schema_sampler_fallback_keeps_patterns_exact():
+    schema = {"type": "string", "pattern": "^[A-Z]{3}$"}
+    assert re.fullmatch("[A-Z]{3}", ValueMaker(2).value("origin_airport", schema))
+    assert sample_instance(schema, random.Random(0))
