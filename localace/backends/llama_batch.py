@@ -14,9 +14,12 @@ sequences are kept at the bottom), and gets the longest prefix any slot holds: i
 copy of another slot's (`llama_memory_seq_cp`, a whole-stream copy in this KV layout, then the tail is
 dropped with `llama_memory_seq_rm`). The k samples of a vote thus evaluate their shared prompt once.
 
-Unlike the single-request path (llamacpp.py), prompts are not evaluated the canonical way and
-generated tokens are reused as prompt: outputs depend, in the last bits of the logits, on what shared
-the batch (see benchmarks/bit_identity.py); byte-identical reruns are the one-at-a-time path's job.
+Outputs are not bit-identical across batch compositions: llama.cpp picks its attention kernel by
+shape (rows per sequence in a micro-batch, KV length, threads), so the same prompt evaluated in other
+chunks, or with its prefix copied from another sequence, gives logits that differ by up to ~1.4 and
+sampled texts that differ (benchmarks/bit_identity.py). The single-request path (llamacpp.py,
+canonical prompt evaluation, KV snapshots) stays the way to byte-identical reruns (`--deterministic`);
+here prefixes are reused wherever they are (generated tokens included), for speed.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class BatchEngine:
         params.n_batch = params.n_ubatch = n_batch
         params.n_seq_max = slots
         params.kv_unified = False
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO  # llama.cpp's default: on where supported
         params.n_threads = params.n_threads_batch = threads
         params.no_perf = True
         self._context = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
