@@ -1,7 +1,7 @@
 """Aggregate decode speed of the batched path with 1, 2, 4, 8, 16 sequences under a tool-call constraint.
 
     python benchmarks/batch.py [--model PATH.gguf] [--sizes 1,2,4,8,16] [--rounds 2] [--max-tokens 64]
-                               [--tool-list-tokens 300] [--n-gpu-layers N] [--json]
+                               [--tool-list-tokens 300] [--ctx 2048] [--pp-tokens 500] [--n-gpu-layers N] [--json]
 
 For each size N, `generate_many` runs N x rounds constrained requests (same tool-list system prompt,
 different user questions, temperature 0.7, one seed each) on an engine with N slots, so N sequences
@@ -89,6 +89,7 @@ def main() -> None:
     ap.add_argument("--max-tokens", type=int, default=64)
     ap.add_argument("--tool-list-tokens", type=int, default=300)
     ap.add_argument("--ctx", type=int, default=2048, help="context per sequence")
+    ap.add_argument("--pp-tokens", type=int, default=500, help="prompt length of the prompt-processing measurement")
     ap.add_argument("--n-gpu-layers", type=int, default=0)
     args = ap.parse_args()
     out = Output(args.json)
@@ -100,21 +101,25 @@ def main() -> None:
     base = LlamaCppBackend(ref, n_ctx=args.ctx, n_gpu_layers=args.n_gpu_layers, parallel=1)
     system, names, prefix = system_prompt(base, args.tool_list_tokens)
     schema = tool_call_schema(names)
+    llama = base.llama
+    pp = prompt_processing(llama, pp_tokens(llama, args.pp_tokens), 2)
     warm = requests(system, names, schema, 1, args.max_tokens, start=10_000)
     single(base, warm)  # compile the constraint, put the prefix in the KV cache
-    llama = base.llama
-    pp = prompt_processing(llama, pp_tokens(llama, 500), 2)
     out.line(f"{ref.path.name}, {threads()} threads, n_gpu_layers={args.n_gpu_layers}; system prompt {prefix} tokens;"
              f" load average before: {load[0]:.2f}")
 
     per_size: dict[int, dict[str, Any]] = {}
+    one_at_a_time: dict[str, Any] = {}
     for n in sizes:
         backend = LlamaCppBackend(ref, n_ctx=args.ctx, n_gpu_layers=args.n_gpu_layers, parallel=n)
         backend.generate_many(warm)  # this engine's context: constraint copy, prefix in a slot
-        per_size[n] = batched(backend, requests(system, names, schema, n * args.rounds, args.max_tokens, start=100 * n))
-    count = sizes[0] * args.rounds
-    one_at_a_time = single(base, requests(system, names, schema, count, args.max_tokens, start=100 * sizes[0]))
+        batch = requests(system, names, schema, n * args.rounds, args.max_tokens, start=100 * n)
+        per_size[n] = batched(backend, batch)
+        if n == 1:  # right after, on the same requests: today's one-at-a-time path
+            one_at_a_time = single(base, batch)
     one = per_size.get(1)
+    if not one_at_a_time:
+        one_at_a_time = single(base, requests(system, names, schema, args.rounds, args.max_tokens, start=100))
     rows = [[n, r["tok_s"], ratio(r["tok_s"], one["tok_s"]) if one else None, r["mean_batch"], r["tokens"],
              round(r["seconds"], 2), r["failed"]] for n, r in per_size.items()]
     out.table("batched path, tool-call constraint (aggregate completion tok/s)",

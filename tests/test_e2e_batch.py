@@ -133,3 +133,15 @@ def test_cli_eval_deterministic_resumes_to_the_uninterrupted_result_byte_for_byt
     again = json.loads(_eval(tmp_path / "resumed.db", "--deterministic", "--limit", "4").stdout)
     assert again["calls"] == {"model_calls": 2, "cache_hits": 2}
     assert again["entries"] == whole["entries"]
+
+
+def test_batch_benchmark_runs_and_ends_with_its_json_line():
+    proc = subprocess.run([sys.executable, str(ROOT / "benchmarks/batch.py"), "--sizes", "1,2", "--rounds", "1",
+                           "--max-tokens", "12", "--tool-list-tokens", "80", "--ctx", "512", "--pp-tokens", "64",
+                           "--json"],
+                          capture_output=True, text=True, timeout=600, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(result["sizes"]) == {"1", "2"} and result["sizes"]["2"]["tokens"] > 0
+    assert result["sizes"]["2"]["mean_batch"] > 1 and result["single_generate"]["tokens"] > 0
+    assert result["pp_tok_s"] > 0 and result["ratio_8_vs_1"] is None

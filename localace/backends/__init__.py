@@ -8,7 +8,7 @@ from localace.backends.base import Backend, Completion, Message, Output, Samplin
 
 FAKE_MODEL = "fake"  # `--model fake`: the scripted test backend, for tests and dry runs
 CPU_PARALLEL = 8  # sequences decoded together on a CPU: past this the step time grows as fast as the batch
-GPU_PARALLEL = 32
+GPU_PARALLEL = 16  # bounded by KV memory: parallel x --ctx cells
 
 
 def default_parallel(n_gpu_layers: int = 0) -> int:

@@ -41,7 +41,7 @@ def parallel_options(f: Callable) -> Callable:
                           "byte-for-byte what an uninterrupted one writes (same as --parallel 1).")(f)
     return click.option("--parallel", "parallel", type=click.IntRange(1, 256), envvar="LOCALACE_PARALLEL", default=None,
                         help="Work items in flight, their model calls decoded together in one batch (env "
-                             "LOCALACE_PARALLEL); default: 8 on CPU, 32 with --n-gpu-layers. 1 = --deterministic.")(f)
+                             "LOCALACE_PARALLEL); default: 8 on CPU, 16 with --n-gpu-layers. 1 = --deterministic.")(f)
 
 
 def resolve_parallel(parallel: int | None, deterministic: bool, n_gpu_layers: int = 0) -> int:
