@@ -130,10 +130,14 @@ class BatchEngine:
         if not feeds:
             return []
         start = time.perf_counter()
-        if self._llama_decode() == 0:
-            ends = {feed.slot: self._sample(feed.slot.job, feed.logits) for feed in feeds if feed.logits is not None}
-        else:
-            ends = self._one_by_one(feeds)
+        try:
+            if self._llama_decode() == 0:
+                ends = {feed.slot: self._sample(feed.slot.job, feed.logits) for feed in feeds if feed.logits is not None}
+            else:
+                ends = self._one_by_one(feeds)
+        except BaseException:
+            self._forget(feeds)  # Ctrl-C or a bug mid-step: these cells may not hold what the slots say
+            raise
         share = (time.perf_counter() - start) / len(feeds)
         self.steps += 1
         self.rows += len(feeds)
@@ -216,14 +220,20 @@ class BatchEngine:
         feed.slot.tokens.extend(feed.tokens)
         return n
 
+    def _forget(self, feeds: list[_Feed]) -> None:
+        """Drop this step's cells of every fed sequence (a failed decode may have written part of them)."""
+        import llama_cpp
+
+        for feed in feeds:
+            llama_cpp.llama_memory_seq_rm(self.memory, feed.slot.seq, feed.start, -1)
+            del feed.slot.tokens[feed.start:]
+
     def _one_by_one(self, feeds: list[_Feed]) -> dict[Slot, str | GenerationError | None]:
         """llama.cpp refused the whole batch: decode each sequence on its own so that only the ones it
         cannot decode (e.g. out of KV cells) fail."""
         import llama_cpp
 
-        for feed in feeds:  # a failed decode may leave part of the batch in the cache
-            llama_cpp.llama_memory_seq_rm(self.memory, feed.slot.seq, feed.start, -1)
-            del feed.slot.tokens[feed.start:]
+        self._forget(feeds)
         ends: dict[Slot, str | GenerationError | None] = {}
         for feed in feeds:
             alone = _Feed(feed.slot, feed.start, feed.tokens, len(feed.tokens) - 1 if feed.logits is not None else None)
