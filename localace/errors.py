@@ -57,3 +57,8 @@ class ScriptExhausted(GenerationError):
 GENERATION_ERRORS: dict[str, type[GenerationError]] = {
     cls.kind: cls for cls in (GenerationError, ConstraintViolation, TruncatedOutput, ScriptExhausted)
 }
+
+
+# A request that cannot produce output: the model failed (GenerationError) or its constraint cannot be
+# built (SchemaError). Either fails that request alone; batch sessions return it in place of a Completion.
+REQUEST_FAILURES: tuple[type[LocalaceError], ...] = (GenerationError, SchemaError)

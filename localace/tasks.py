@@ -7,13 +7,13 @@ written top to bottom as a generator:
     results = yield [Request(...), Request(...), Request(...)]           # calls that may run together
 
 A single request's failure is raised inside the generator at the `yield` (a GenerationError, as if
-the call had been made directly); a list of requests gets back a list whose items are each a
-Completion or a GenerationError (votes count failures, they do not stop). What the generator returns
-is the task's result.
+the call had been made directly, or a SchemaError when its constraint cannot be built); a list of
+requests gets back a list whose items are each a Completion or such an error (votes count failures,
+they do not stop). What the generator returns is the task's result.
 
-Who runs the requests is not the task's business: `run_task` serves them one at a time; a
-scheduler can drive many tasks at once and decode their requests together, without any change to
-the tasks (every request is still hashed and cached on its own).
+Who runs the requests is not the task's business: `run_task` serves them one at a time;
+`localace.scheduler.run_tasks` drives many tasks at once and decodes their requests together,
+without any change to the tasks (every request is still hashed and cached on its own).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union
 
 from localace.backends.base import Completion, Message, Output, Sampling
-from localace.errors import GenerationError
+from localace.errors import REQUEST_FAILURES, GenerationError, SchemaError
 
 R = TypeVar("R")
 
@@ -41,7 +41,7 @@ class Request:
     model: str = ""  # which of the driver's backends serves it: "" the stage's own, else a role like "learner"
 
 
-Result = Union[Completion, GenerationError, tuple[float, int]]
+Result = Union[Completion, GenerationError, SchemaError, tuple[float, int]]
 Yielded = Union[Request, list[Request]]
 Task = Generator[Yielded, Any, R]
 
@@ -52,21 +52,21 @@ def backend_for(gen: Any, request: Request) -> Any:
 
 
 def serve(gen: Any, request: Request) -> Result:
-    """Run one request on a CachedBackend-like object; a generation failure is returned, not raised."""
+    """Run one request on a CachedBackend-like object (or a role mapping); a request failure is returned, not raised."""
     gen = backend_for(gen, request)
     try:
         if request.op == "score":
-            return gen.score(request.messages, request.target or "")
+            return gen.score(request.messages, request.target or "", template_hash=request.template_hash or "score")
         return gen.generate(request.messages, output=request.output, sampling=request.sampling,
                             template_hash=request.template_hash)
-    except GenerationError as error:
+    except REQUEST_FAILURES as error:
         return error
 
 
 def run_task(task: Task[R], gen: Any) -> R:
     """Drive one task to its end, one request at a time (the deterministic, unbatched path)."""
     reply: Any = None
-    throw: GenerationError | None = None
+    throw: Exception | None = None
     while True:
         try:
             step = task.throw(throw) if throw is not None else task.send(reply)
@@ -75,7 +75,7 @@ def run_task(task: Task[R], gen: Any) -> R:
         throw = None
         if isinstance(step, Request):
             result = serve(gen, step)
-            if isinstance(result, GenerationError):
+            if isinstance(result, REQUEST_FAILURES):
                 reply, throw = None, result
             else:
                 reply = result

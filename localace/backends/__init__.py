@@ -7,10 +7,20 @@ from typing import Callable
 from localace.backends.base import Backend, Completion, Message, Output, Sampling
 
 FAKE_MODEL = "fake"  # `--model fake`: the scripted test backend, for tests and dry runs
+CPU_PARALLEL = 8  # sequences decoded together on a CPU: past this the step time grows as fast as the batch
+GPU_PARALLEL = 16  # bounded by KV memory: parallel x --ctx cells
 
 
-def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[object], str] | None = None) -> Backend:
-    """Resolve `--model` and build its backend; raises UserError subclasses on bad input."""
+def default_parallel(n_gpu_layers: int = 0) -> int:
+    """How many sequences to decode together when the user does not say (see benchmarks/batch.py)."""
+    return GPU_PARALLEL if n_gpu_layers != 0 else CPU_PARALLEL
+
+
+def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[object], str] | None = None,
+                 n_gpu_layers: int = 0, parallel: int | None = None) -> Backend:
+    """Resolve `--model` and build its backend; raises UserError subclasses on bad input.
+
+    `parallel`: sequences its batched path (generate_many) decodes together; default_parallel() if None."""
     if model == FAKE_MODEL:
         from localace.backends.fake import FakeBackend
 
@@ -20,7 +30,8 @@ def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[o
 
     ref = resolve_model(model)
     hasher = (lambda: file_hash(ref.path)) if file_hash else None
-    return LlamaCppBackend(ref, n_ctx=n_ctx, file_hash=hasher)
+    return LlamaCppBackend(ref, n_ctx=n_ctx, file_hash=hasher, n_gpu_layers=n_gpu_layers,
+                           parallel=parallel if parallel and parallel > 1 else default_parallel(n_gpu_layers))
 
 
-__all__ = ["Backend", "Completion", "Message", "Output", "Sampling", "make_backend", "FAKE_MODEL"]
+__all__ = ["Backend", "Completion", "Message", "Output", "Sampling", "make_backend", "default_parallel", "FAKE_MODEL"]

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol, Union, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from localace.hashing import canonical_json
+
+if TYPE_CHECKING:
+    from localace.errors import GenerationError, SchemaError
+    from localace.tasks import Request
 
 Message = dict[str, str]  # {"role": "system"|"user"|"assistant", "content": str}
 
@@ -58,7 +63,7 @@ class Completion(BaseModel):
     prompt_tokens: int = 0
     cached_tokens: int = 0  # prompt tokens reused from the KV cache, not evaluated again
     completion_tokens: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0  # model time; decoded in a batch: this request's share of every step it was in
     finish_reason: str = "stop"
     cache_hit: bool = False  # served from the SQLite generation cache
 
@@ -71,6 +76,14 @@ class Backend(Protocol):
         self, messages: list[Message], *, output: Output | None = None, sampling: Sampling = Sampling()
     ) -> Completion:
         """Generate one completion; raise GenerationError subclasses for unusable output."""
+        ...
+
+    def generate_many(
+        self, requests: Sequence["Request"]
+    ) -> list[Union[Completion, "GenerationError", "SchemaError"]]:
+        """Generate the requests together (one batch); each failure is returned in its place and
+        concerns that request alone. `open_batch()`, when a backend has it, is the incremental form
+        (see backends/batching.py)."""
         ...
 
     def fingerprint(self) -> dict[str, Any]:

@@ -99,7 +99,9 @@ def choice_regex(choices: tuple[str, ...]) -> str:
 
 
 class ConstraintCache:
-    """One compiled processor per distinct Output, for the lifetime of the model."""
+    """One compiled processor per distinct Output for the single-request path, and one compiled
+    matcher per distinct Output that the batched path copies for each of its sequences; both for
+    the lifetime of the model and from the same grammar."""
 
     def __init__(self, outlines_model: Any, eos_token: int) -> None:
         import warnings
@@ -112,6 +114,7 @@ class ConstraintCache:
             self.backend = LLGuidanceBackend(outlines_model)
         self.eos_token = eos_token
         self._processors: dict[str, GuardedProcessor] = {}
+        self._matchers: dict[str, Any] = {}  # never advanced: each sequence gets a deep copy
 
     def processor(self, output: Output) -> GuardedProcessor:
         key = output.key()
@@ -130,21 +133,38 @@ class ConstraintCache:
         while the same requests succeeded with a freshly compiled one."""
         self._processors.pop(output.key(), None)
 
-    def _build(self, output: Output) -> Any:
+    def matcher(self, output: Output) -> Any:
+        """A fresh llguidance matcher for one sequence: a copy of the compiled one (copying is far
+        cheaper than compiling; the batched path needs one per sequence, as each holds its own state)."""
+        key = output.key()
+        if key not in self._matchers:
+            import llguidance
+
+            self._matchers[key] = llguidance.LLMatcher(self.backend.llg_tokenizer, self._grammar(output), log_level=0)
+        return self._matchers[key].deep_copy()
+
+    def _grammar(self, output: Output) -> str:
+        """The llguidance grammar of an Output; SchemaError when it cannot be constrained faithfully."""
         import llguidance
 
         if output.kind == "json":
             check_schema_supported(output.json_schema)
-            text = json.dumps(grammar_schema(output.json_schema or {}))
-            grammar = llguidance.grammar_from("json_schema", text)
-            make = lambda: self.backend.get_json_schema_logits_processor(text)  # noqa: E731
+            grammar = llguidance.grammar_from("json_schema", json.dumps(grammar_schema(output.json_schema or {})))
         else:
-            regex = output.pattern if output.kind == "regex" else choice_regex(output.choices or ())
-            grammar = llguidance.grammar_from("regex", regex)
-            make = lambda: self.backend.get_regex_logits_processor(regex)  # noqa: E731
+            grammar = llguidance.grammar_from("regex", _regex(output))
         is_error, messages = llguidance.LLMatcher.validate_grammar_with_warnings(
             grammar, self.backend.llg_tokenizer
         )
         if is_error:
             raise SchemaError(f"cannot build a constraint from this {output.kind}: {messages[0][:300]}")
-        return make()
+        return grammar
+
+    def _build(self, output: Output) -> Any:
+        self._grammar(output)  # validates
+        if output.kind == "json":
+            return self.backend.get_json_schema_logits_processor(json.dumps(grammar_schema(output.json_schema or {})))
+        return self.backend.get_regex_logits_processor(_regex(output))
+
+
+def _regex(output: Output) -> str:
+    return (output.pattern or "") if output.kind == "regex" else choice_regex(output.choices or ())

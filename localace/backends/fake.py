@@ -6,12 +6,16 @@ import json
 import random
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Union
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Union
 
 from localace.backends.base import Completion, Message, Output, Sampling
 from localace.backends.validation import check_output
-from localace.errors import ScriptExhausted
+from localace.errors import REQUEST_FAILURES, ScriptExhausted
 from localace.hashing import content_hash
+
+if TYPE_CHECKING:
+    from localace.tasks import Request
 
 Responder = Callable[[list[Message], "Output | None", Sampling], Any]
 ScriptItem = Union[str, dict, list, Exception, Responder]
@@ -40,6 +44,7 @@ class FakeBackend:
         self.consistency = consistency
         self.salt = salt
         self.calls: list[FakeCall] = []
+        self.batch_sizes: list[int] = []  # one entry per generate_many: how many requests ran together
         self._last_prompt: list[str] = []
 
     def push(self, *items: ScriptItem) -> None:
@@ -79,6 +84,17 @@ class FakeBackend:
             text=text, value=value, prompt_tokens=len(prompt), cached_tokens=reused,
             completion_tokens=len(words), seconds=0.0, finish_reason=finish,
         )
+
+    def generate_many(self, requests: Sequence["Request"]) -> list[Any]:
+        """As if batched: one 'step' for all requests (recorded in batch_sizes), failures in place."""
+        self.batch_sizes.append(len(requests))
+        results: list[Any] = []
+        for request in requests:
+            try:
+                results.append(self.generate(request.messages, output=request.output, sampling=request.sampling))
+            except REQUEST_FAILURES as error:
+                results.append(error)
+        return results
 
     def score(self, messages: list[Message], target: str) -> tuple[float, int]:
         """A deterministic pseudo log-likelihood: about -1..-4 nats per word, seeded by content."""

@@ -5,20 +5,28 @@ from __future__ import annotations
 import os
 import time
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any, Callable
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 from localace.backends.base import Completion, Message, Output, Sampling
+from localace.backends.batching import run_all
 from localace.backends.kv_snapshots import KvSnapshots, common_prefix, read_llama_state, write_llama_state
+from localace.backends.llama_batch import BatchEngine, Job
+from localace.backends.sampler import TokenSampler
 from localace.backends.validation import check_output
-from localace.errors import ConstraintViolation, GenerationError, ModelLoadError
+from localace.errors import REQUEST_FAILURES, ConstraintViolation, GenerationError, ModelLoadError, SchemaError
 from localace.model_catalogue import ModelRef, check_gguf
+
+if TYPE_CHECKING:
+    from localace.tasks import Request
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-_LOADED: dict[tuple[str, int], Any] = {}  # one llama_cpp.Llama per (file, context) per process
+_LOADED: dict[tuple[str, int, int], Any] = {}  # one llama_cpp.Llama per (file, context, GPU layers) per process
 _KV: dict[int, KvSnapshots] = {}  # per loaded Llama (by id; they live as long as _LOADED): its KV-cache bookkeeping
+_ENGINES: dict[tuple[int, int], BatchEngine] = {}  # per (loaded Llama, slots): the batched path's context
 
 
 def _version(pkg: str) -> str:
@@ -42,19 +50,23 @@ def _quiet_llama_logs() -> None:
     _quiet_llama_logs.keep = _drop  # type: ignore[attr-defined]  # keep the callback alive
 
 
-def load_llama(path: str, n_ctx: int, n_threads: int | None = None) -> Any:
-    key = (path, n_ctx)
+def llama_threads(n_threads: int | None = None) -> int:
+    # LOCALACE_THREADS: when two jobs share a machine, give each its own cores instead of letting
+    # their spinning threads oversubscribe it (DESIGN §4).
+    return n_threads or int(os.environ.get("LOCALACE_THREADS", "0") or 0) or os.cpu_count() or 1
+
+
+def load_llama(path: str, n_ctx: int, n_threads: int | None = None, n_gpu_layers: int = 0) -> Any:
+    key = (path, n_ctx, n_gpu_layers)
     if key not in _LOADED:
         import llama_cpp
 
         _quiet_llama_logs()
-        # LOCALACE_THREADS: when two jobs share a machine, give each its own cores instead of letting
-        # their spinning threads oversubscribe it (DESIGN §4).
-        threads = n_threads or int(os.environ.get("LOCALACE_THREADS", "0") or 0) or os.cpu_count() or 1
+        threads = llama_threads(n_threads)
         try:
             _LOADED[key] = llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                n_batch=512, seed=0, verbose=False,
+                n_batch=512, seed=0, verbose=False, n_gpu_layers=n_gpu_layers,
             )
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelLoadError(f"llama.cpp could not load {path}: {str(e).splitlines()[0][:200]}") from None
@@ -62,12 +74,19 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None = None) -> Any:
 
 
 class LlamaCppBackend:
+    """`generate`: one request at a time, prompts evaluated the canonical way (byte-identical reruns).
+    `generate_many` / `open_batch`: many requests decoded together (llama_batch.BatchEngine), `parallel`
+    sequences at a time, in a second context on the same loaded weights."""
+
     name = "llamacpp"
 
-    def __init__(self, model: ModelRef, *, n_ctx: int = 4096, file_hash: Callable[[], str] | None = None) -> None:
+    def __init__(self, model: ModelRef, *, n_ctx: int = 4096, file_hash: Callable[[], str] | None = None,
+                 n_gpu_layers: int = 0, parallel: int = 8) -> None:
         check_gguf(model.path)
         self.model = model
         self.n_ctx = n_ctx
+        self.n_gpu_layers = n_gpu_layers
+        self.parallel = parallel
         self._file_hash = file_hash
         self._llama: Any = None
         self._formatter: Any = None
@@ -77,7 +96,7 @@ class LlamaCppBackend:
     @property
     def llama(self) -> Any:
         if self._llama is None:
-            self._llama = load_llama(str(self.model.path), self.n_ctx)
+            self._llama = load_llama(str(self.model.path), self.n_ctx, n_gpu_layers=self.n_gpu_layers)
         return self._llama
 
     def _prepare_cache(self, prompt: list[int]) -> int:
@@ -135,22 +154,41 @@ class LlamaCppBackend:
         # The chat template writes BOS itself where the model wants one.
         return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
-    def _processor(self, output: Output) -> Any:
+    def constraints(self) -> Any:
+        """The model's ConstraintCache (compiled constraints, shared by both paths)."""
         if self._constraints is None:
             import outlines
 
             from localace.backends.constraints import ConstraintCache
 
             self._constraints = ConstraintCache(outlines.from_llamacpp(self.llama), self.llama.token_eos())
-        return self._constraints.processor(output)
+        return self._constraints
+
+    def _processor(self, output: Output) -> Any:
+        return self.constraints().processor(output)
+
+    def prompt_tokens(self, messages: list[Message]) -> list[int]:
+        """The rendered, tokenized prompt; ConstraintViolation when it leaves no room to generate."""
+        tokens = self.tokenize(self.render_prompt(messages))
+        if len(tokens) + 1 >= self.n_ctx:
+            raise ConstraintViolation(f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
+        return tokens
+
+    def generate_many(self, requests: Sequence[Request]) -> list[Completion | GenerationError | SchemaError]:
+        return run_all(self.open_batch(), requests)
+
+    def open_batch(self) -> "LlamaSession":
+        """A batch session on this model's engine (one session at a time per engine)."""
+        key = (id(self.llama), self.parallel)
+        if key not in _ENGINES:
+            _ENGINES[key] = BatchEngine(self.llama, slots=self.parallel, n_ctx=self.n_ctx, threads=llama_threads())
+        return LlamaSession(self, _ENGINES[key])
 
     def generate(
         self, messages: list[Message], *, output: Output | None = None, sampling: Sampling = Sampling()
     ) -> Completion:
-        tokens = self.tokenize(self.render_prompt(messages))
+        tokens = self.prompt_tokens(messages)
         llama = self.llama
-        if len(tokens) + 1 >= self.n_ctx:
-            raise ConstraintViolation(f"prompt of {len(tokens)} tokens does not fit the {self.n_ctx}-token context")
         processor = self._processor(output) if output is not None else None
         start = time.perf_counter()
         reused = self._prepare_cache(tokens)
@@ -208,6 +246,44 @@ class LlamaCppBackend:
             llama.n_tokens += len(chunk)
         llama._requires_eval = True  # the live logits are the batch's, not the last token's alone
         return total, len(tokens)
+
+
+class LlamaSession:
+    """Requests in, results out, on a BatchEngine: renders and tokenizes each prompt and gives it its
+    own constraint matcher and sampler. A request that fails before decoding (prompt too long, a
+    constraint that cannot be built) comes back at the next step without entering the batch."""
+
+    def __init__(self, backend: LlamaCppBackend, engine: BatchEngine) -> None:
+        if engine.busy:
+            raise RuntimeError("this model's batch engine is already running a session")
+        self.backend, self.engine = backend, engine
+        self.ready: list[tuple[Hashable, GenerationError | SchemaError]] = []
+
+    def add(self, ticket: Hashable, request: "Request") -> None:
+        backend = self.backend
+        try:
+            tokens = backend.prompt_tokens(request.messages)
+            matcher = backend.constraints().matcher(request.output) if request.output is not None else None
+        except REQUEST_FAILURES as error:
+            self.ready.append((ticket, error))
+            return
+        sampling = request.sampling
+        self.engine.submit(Job(ticket, tokens, request.output, matcher, TokenSampler(sampling),
+                               max_tokens=min(sampling.max_tokens, backend.n_ctx - len(tokens))))
+
+    def step(self) -> list[tuple[Hashable, Completion | GenerationError | SchemaError]]:
+        out: list[tuple[Hashable, Completion | GenerationError | SchemaError]] = list(self.ready)
+        self.ready.clear()
+        out.extend(self.engine.step())
+        return out
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.ready) or self.engine.busy
+
+    def close(self) -> None:
+        self.ready.clear()
+        self.engine.cancel()
 
 
 def _log_softmax_sum(rows: Any, targets: list[int]) -> float:

@@ -53,12 +53,12 @@ def counter_table(title: str, counts: Counter, top: int = 40) -> Table:
 @click.option("--generations", type=click.IntRange(0, 6), default=2, show_default=True,
               help="Evolution operators applied to each new API.")
 @handle_errors
-def synth_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
+def synth_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
               depth: int,
               breadth: int, generations: int) -> None:
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
     store = open_store(db_path)
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store,
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store,
                         store.start_session(shlex.join(["localace", *sys.argv[1:]])))
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,
                          max_docs=max_docs)

@@ -26,8 +26,34 @@ def db_option(f: Callable) -> Callable:
 
 
 def model_option(f: Callable) -> Callable:
+    """--model and --n-gpu-layers: every command that loads a model takes both."""
+    f = click.option("--n-gpu-layers", "n_gpu_layers", type=click.IntRange(-1, None), envvar="LOCALACE_N_GPU_LAYERS",
+                     default=0, show_default=True,
+                     help="Model layers to offload to the GPU, -1 for all (env LOCALACE_N_GPU_LAYERS); "
+                          "needs a llama-cpp-python built with GPU support.")(f)
     return click.option("--model", "model", envvar="LOCALACE_MODEL", default=None,
                         help="Catalogue name or path to a .gguf (env LOCALACE_MODEL); default: the embedded model.")(f)
+
+
+def parallel_options(f: Callable) -> Callable:
+    """--parallel N and --deterministic, for commands that run many model calls; resolve with resolve_parallel."""
+    f = click.option("--deterministic", is_flag=True,
+                     help="One model call at a time on the single-request path: a killed and resumed run writes "
+                          "byte-for-byte what an uninterrupted one writes (same as --parallel 1).")(f)
+    return click.option("--parallel", "parallel", type=click.IntRange(1, 256), envvar="LOCALACE_PARALLEL", default=None,
+                        help="Work items in flight, their model calls decoded together in one batch (env "
+                             "LOCALACE_PARALLEL); default: 8 on CPU, 16 with --n-gpu-layers. 1 = --deterministic.")(f)
+
+
+def resolve_parallel(parallel: int | None, deterministic: bool, n_gpu_layers: int = 0) -> int:
+    """The number of work items in flight; 1 is the deterministic one-at-a-time path."""
+    from localace.backends import default_parallel
+
+    if deterministic:
+        if parallel not in (None, 1):
+            raise UserError(f"--deterministic runs one model call at a time; drop --parallel {parallel}")
+        return 1
+    return parallel if parallel is not None else default_parallel(n_gpu_layers)
 
 
 def seed_option(f: Callable) -> Callable:

@@ -71,13 +71,13 @@ def _output_from_flags(schema_path: str | None, regex: str | None, choices: str 
 @click.option("--temperature", type=click.FloatRange(0.0, 5.0), default=0.0, show_default=True)
 @click.argument("prompt")
 @handle_errors
-def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, schema_path: str | None,
+def generate_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, schema_path: str | None,
                  regex: str | None, choices: str | None, system: str | None, max_tokens: int,
                  temperature: float, prompt: str) -> None:
     """One prompt, one completion (optionally constrained), cached in --db."""
     output = _output_from_flags(schema_path, regex, choices)
     store = open_store(db_path)
-    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash)
+    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]

@@ -54,17 +54,17 @@ def parse_band(text: str) -> tuple[float, float]:
 @click.option("--no-complexity", is_flag=True, help="Skip complexity scoring and the band.")
 @tool_results_option
 @handle_errors
-def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, mix: str | None, k: int, band: str,
-                 learner: str | None, no_complexity: bool, tool_results: str) -> None:
+def generate_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, mix: str | None,
+                 k: int, band: str, learner: str | None, no_complexity: bool, tool_results: str) -> None:
     """Generate dialogs until the run holds N. Kill and rerun to resume."""
     cfg = DialogConfig(n=n, seed=seed, k=k, mix=parse_mix(mix), band=parse_band(band), complexity=not no_complexity,
                        tool_results=tool_results)
     store = existing_store(db_path, f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
     scorer = None
     if learner:
-        scorer = CachedBackend(make_backend(learner, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+        scorer = CachedBackend(make_backend(learner, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
     stage = prepare_dialog_stage(store, gen, cfg, learner_fp=scorer.fingerprint() if scorer else None)
     err.print(f"run {stage.run.id} ({'resumed' if stage.run.resumed else 'new'}), {stage.pool_size} APIs in the pool")
     have = store.count("dialogs", "run_id=?", (stage.run.id,))

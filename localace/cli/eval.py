@@ -9,7 +9,9 @@ import click
 from rich.table import Table
 
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import (
+    ctx_option, db_option, err, handle_errors, model_option, out, parallel_options, print_json, resolve_parallel, seed_option,
+)
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.evaluate.bfcl_package import parse_categories
@@ -82,14 +84,16 @@ def _eval_items(data_path: str | None, answers_path: str | None, category: str |
 @click.option("--max-tokens", type=click.IntRange(1, 32768), default=MAX_TOKENS, show_default=True,
               help="Token budget of each answer; a longer answer counts as a decode failure.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@parallel_options
 @handle_errors
-def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: str | None,
+def eval_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, data_path: str | None,
              answers_path: str | None, category: str | None, bfcl_categories: str | None, limit: int | None,
-             mode: str, max_tokens: int, as_json: bool) -> None:
+             mode: str, max_tokens: int, as_json: bool, parallel: int | None, deterministic: bool) -> None:
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
+    parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
     items = _eval_items(data_path, answers_path, category, bfcl_categories, limit)
     store = open_store(db_path)
-    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash)
+    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers, parallel=parallel)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)
     model_ref = getattr(backend, "model", None)
@@ -104,7 +108,7 @@ def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: 
             bar.update(task, advance=1, info=f"{correct} correct")
 
         report = run_eval(cached, store, items, mode=mode, model=name, seed=seed, max_tokens=max_tokens,
-                          on_result=advance)
+                          on_result=advance, parallel=parallel)
     if as_json:
         print_json(report.as_json())
         return

@@ -8,7 +8,9 @@ import sys
 import click
 
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import (
+    ctx_option, db_option, existing_store, handle_errors, model_option, out, parallel_options, resolve_parallel, seed_option,
+)
 from localace.cli.progress import progress
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
@@ -50,22 +52,25 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 @click.option("--judges", "judges_mode", type=click.Choice(["auto", "enforce", "advisory"]), default="auto",
               show_default=True, help="auto: enforce verdicts, except a judge GGUF under 1 GiB only records them.")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True)
+@parallel_options
 @handle_errors
-def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
-               judges_mode: str, judge_samples: int) -> None:
+def verify_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
+               judges_mode: str, judge_samples: int, parallel: int | None, deterministic: bool) -> None:
     """Run the rule layer (and model judges) over dialogs not verified yet."""
+    parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
     store = existing_store(db_path)
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs WHERE status='generated' ORDER BY run_id")]
     judges = None
     if not no_judges:
         session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-        gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+        gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+                                         parallel=parallel), store, session)
         judges = Judges(gen, samples=judge_samples, seed=seed, enforce=judge_mode(judges_mode, gen.backend) == "enforce")
     with progress() as bars:
         for rid in runs:
             task = bars.add_task(f"verify {rid}", total=len(pending(store, rid)), info="")
-            for ev in verify_run(store, rid, judges):
+            for ev in verify_run(store, rid, judges, parallel=parallel):
                 bars.update(task, advance=1, info="kept" if ev.kept else f"rejected at {ev.rejected_at}")
     for rid in runs or ([run_id] if run_id else []):
         for funnel in verification_funnels(store, rid):

@@ -69,7 +69,7 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
 @tool_results_option
 @handle_errors
-def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
+def run_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
             max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
             judges_mode: str, no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
             force_new_run: bool, tool_results: str) -> None:
@@ -86,10 +86,10 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
     store = open_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
     judge_gen = None
     if judge_model and judges_mode != "off":
-        judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+        judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
     if cfg.judges == "auto":
         resolved = judge_mode("auto", (judge_gen or gen).backend)
         cfg = dataclasses.replace(cfg, judges=resolved)

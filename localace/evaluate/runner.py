@@ -6,6 +6,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +29,9 @@ from localace.evaluate.prompting import (
 from localace.formats.call_syntax import CallSyntaxError, extract_call_list, parse_calls
 from localace.formats.write import answers_path as exported_answers_path
 from localace.hashing import content_hash
+from localace.scheduler import run_tasks
 from localace.store.db import Store, utcnow
+from localace.tasks import Request, Task, run_task
 
 MAX_TOKENS = 400
 # Categories whose verdict does not depend on a ground truth, so their answer line may be absent.
@@ -254,10 +257,10 @@ class _Attempt:
     problem: str = ""
 
 
-def _prompt_attempt(backend: Any, item: EvalItem, sampling: Sampling) -> _Attempt:
+def _prompt_attempt(item: EvalItem, sampling: Sampling) -> Task[_Attempt]:
     try:
-        completion = backend.generate(build_messages(item.entry, PROMPT, item.category), output=None,
-                                      sampling=sampling, template_hash=TEMPLATE_HASH)
+        completion = yield Request(build_messages(item.entry, PROMPT, item.category), sampling=sampling,
+                                   template_hash=TEMPLATE_HASH)
     except GenerationError as e:
         return _Attempt(None, None, f"{e.kind}: {e}")
     try:
@@ -266,34 +269,39 @@ def _prompt_attempt(backend: Any, item: EvalItem, sampling: Sampling) -> _Attemp
         return _Attempt(completion.text, None, f"not a call list: {e}")
 
 
-def _constrained_attempt(backend: Any, item: EvalItem, sampling: Sampling) -> _Attempt:
+def _constrained_attempt(item: EvalItem, sampling: Sampling) -> Task[_Attempt]:
     """Raises SchemaError when the functions cannot be constrained (the caller falls back)."""
     output = Output.json(calls_schema(offered_functions(item.entry["function"], item.category)))
     try:
-        completion = backend.generate(build_messages(item.entry, CONSTRAINED, item.category), output=output,
-                                      sampling=sampling, template_hash=TEMPLATE_HASH)
+        completion = yield Request(build_messages(item.entry, CONSTRAINED, item.category), output=output,
+                                   sampling=sampling, template_hash=TEMPLATE_HASH)
     except GenerationError as e:
         return _Attempt(None, None, f"{e.kind}: {e}")
     return _Attempt(completion.text, decode_value(completion.value))
 
 
-def evaluate_item(backend: Any, item: EvalItem, *, mode: str = PROMPT, seed: int = 0,
-                  max_tokens: int = MAX_TOKENS) -> EntryResult:
-    """Generate (greedy), decode and score one entry. `backend` is usually a CachedBackend."""
+def evaluate_task(item: EvalItem, *, mode: str = PROMPT, seed: int = 0, max_tokens: int = MAX_TOKENS) -> Task[EntryResult]:
+    """Generate (greedy), decode and score one entry, as a task (localace/tasks.py)."""
     sampling = Sampling(temperature=0.0, max_tokens=max_tokens, seed=seed)
     fallback = None
     if mode == CONSTRAINED:
         try:
-            attempt = _constrained_attempt(backend, item, sampling)
+            attempt = yield from _constrained_attempt(item, sampling)
         except SchemaError as e:
             fallback = str(e)
-            attempt = _prompt_attempt(backend, item, sampling)
+            attempt = yield from _prompt_attempt(item, sampling)
     else:
-        attempt = _prompt_attempt(backend, item, sampling)
+        attempt = yield from _prompt_attempt(item, sampling)
     verdict = check(item.category, item.entry["function"], attempt.decoded, item.ground_truth)
     message = "; ".join(part for part in (verdict.message, attempt.problem) if part)
     return EntryResult(item.id, item.category, attempt.raw_output, attempt.decoded, verdict.valid,
                        verdict.error_type, message, fallback)
+
+
+def evaluate_item(backend: Any, item: EvalItem, *, mode: str = PROMPT, seed: int = 0,
+                  max_tokens: int = MAX_TOKENS) -> EntryResult:
+    """Generate (greedy), decode and score one entry. `backend` is usually a CachedBackend."""
+    return run_task(evaluate_task(item, mode=mode, seed=seed, max_tokens=max_tokens), backend)
 
 
 def result_id(fingerprint: dict[str, Any], mode: str, entry: dict[str, Any]) -> str:
@@ -322,19 +330,25 @@ def run_eval(
     seed: int = 0,
     max_tokens: int = MAX_TOKENS,
     on_result: Callable[[EntryResult], None] | None = None,
+    parallel: int = 1,
 ) -> EvalReport:
-    """Evaluate every item and store each result in eval_results (replacing an older one)."""
+    """Evaluate every item and store each result in eval_results (replacing an older one).
+
+    `parallel` entries are evaluated at once (their model calls decoded together); results are
+    stored and reported in the items' order."""
     if mode not in MODES:
         raise EvalInputError(f"unknown mode {mode!r}; use one of {', '.join(MODES)}")
     fingerprint = backend.fingerprint()
     report = EvalReport(model or backend.name, mode)
     misses, hits = getattr(backend, "misses", 0), getattr(backend, "hits", 0)
-    for item in items:
-        result = evaluate_item(backend, item, mode=mode, seed=seed, max_tokens=max_tokens)
-        _record(store, report.model, mode, result_id(fingerprint, mode, item.entry), result)
-        report.results.append(result)
-        if on_result is not None:
-            on_result(result)
+    tasks = (evaluate_task(item, mode=mode, seed=seed, max_tokens=max_tokens) for item in items)
+    with closing(run_tasks(tasks, backend, parallel=parallel)) as outcomes:
+        for item, outcome in zip(items, outcomes):
+            result = outcome.unwrap()
+            _record(store, report.model, mode, result_id(fingerprint, mode, item.entry), result)
+            report.results.append(result)
+            if on_result is not None:
+                on_result(result)
     report.model_calls = getattr(backend, "misses", 0) - misses
     report.cache_hits = getattr(backend, "hits", 0) - hits
     return report

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from localace.backends.base import Backend, Completion, Message, Output, Sampling
-from localace.errors import GENERATION_ERRORS, GenerationError
+from localace.backends.batching import BatchSession, open_session, run_all
+from localace.errors import GENERATION_ERRORS, GenerationError, SchemaError
 from localace.hashing import canonical_json, content_hash
 from localace.store.db import Store, utcnow
+
+if TYPE_CHECKING:
+    from localace.tasks import Request
 
 
 def request_key(fingerprint: dict[str, Any], template_hash: str, messages: list[Message],
@@ -43,29 +48,53 @@ class CachedBackend:
     def generate(self, messages: list[Message], *, output: Output | None = None,
                  sampling: Sampling = Sampling(), template_hash: str = "") -> Completion:
         key = request_key(self.fingerprint(), template_hash, messages, output, sampling)
-        row = self._lookup(key)
-        if row is not None:
-            if not row["ok"]:
-                raise GENERATION_ERRORS.get(row["error_kind"], GenerationError)(row["error_message"])
-            return Completion(text=row["text"], value=json.loads(row["value_json"]) if row["value_json"] else None,
-                              prompt_tokens=row["prompt_tokens"], cached_tokens=row["cached_tokens"],
-                              completion_tokens=row["completion_tokens"], seconds=row["seconds"],
-                              finish_reason=row["finish_reason"] or "stop", cache_hit=True)
-        request = {"messages": messages, "output": output.key() if output else None,
-                   "sampling": sampling.model_dump(mode="json")}
+        cached = self._cached(key)
+        if cached is not None:
+            if isinstance(cached, GenerationError):
+                raise cached
+            return cached
         try:
             completion = self.backend.generate(messages, output=output, sampling=sampling)
         except GenerationError as e:
             # Failures are cached too: the same request would fail the same way (same seed).
-            self._commit(key, template_hash, request, ok=False, error_kind=e.kind, error_message=str(e),
-                         **(e.usage or {}))
+            self._record(key, template_hash, messages, output, sampling, e)
             raise
-        self._commit(key, template_hash, request, ok=True, text=completion.text,
-                     value_json=None if completion.value is None else json.dumps(completion.value, ensure_ascii=False),
-                     prompt_tokens=completion.prompt_tokens, cached_tokens=completion.cached_tokens,
-                     completion_tokens=completion.completion_tokens, seconds=completion.seconds,
-                     finish_reason=completion.finish_reason)
+        self._record(key, template_hash, messages, output, sampling, completion)
         return completion
+
+    def generate_many(self, requests: Sequence["Request"]) -> list[Any]:
+        """Cached requests are served from SQLite; only the misses reach the backend, together; each
+        result is committed on its own as it finishes. Failures come back in place."""
+        return run_all(self.open_batch(), requests)
+
+    def open_batch(self) -> "CachedSession":
+        return CachedSession(self)
+
+    def _cached(self, key: str) -> Completion | GenerationError | None:
+        """A stored result (a Completion, or the failure to re-raise), or None when the request is new."""
+        row = self._lookup(key)
+        if row is None:
+            return None
+        if not row["ok"]:
+            return GENERATION_ERRORS.get(row["error_kind"], GenerationError)(row["error_message"])
+        return Completion(text=row["text"], value=json.loads(row["value_json"]) if row["value_json"] else None,
+                          prompt_tokens=row["prompt_tokens"], cached_tokens=row["cached_tokens"],
+                          completion_tokens=row["completion_tokens"], seconds=row["seconds"],
+                          finish_reason=row["finish_reason"] or "stop", cache_hit=True)
+
+    def _record(self, key: str, template_hash: str, messages: list[Message], output: Output | None,
+                sampling: Sampling, result: Completion | GenerationError) -> None:
+        request = {"messages": messages, "output": output.key() if output else None,
+                   "sampling": sampling.model_dump(mode="json")}
+        if isinstance(result, GenerationError):
+            self._commit(key, template_hash, request, ok=False, error_kind=result.kind, error_message=str(result),
+                         **(result.usage or {}))
+            return
+        self._commit(key, template_hash, request, ok=True, text=result.text,
+                     value_json=None if result.value is None else json.dumps(result.value, ensure_ascii=False),
+                     prompt_tokens=result.prompt_tokens, cached_tokens=result.cached_tokens,
+                     completion_tokens=result.completion_tokens, seconds=result.seconds,
+                     finish_reason=result.finish_reason)
 
     def score(self, messages: list[Message], target: str, template_hash: str = "score") -> tuple[float, int]:
         """Cached log-likelihood of `target` after `messages` (complexity scoring)."""
@@ -110,3 +139,71 @@ class CachedBackend:
                 " completion_tokens, seconds, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
                 (self.session_id, key, int(hit), int(ok), pt, ct, gt, secs, utcnow()),
             )
+
+
+class CachedSession:
+    """A batch session through the cache: hits (and score requests, which run one at a time on the
+    single-request path) are ready at the next step without touching the batch; misses go to the
+    backend's session, opened on the first miss so that a fully cached run never loads the model.
+    A request identical to one already decoding waits for that one and is counted as a cache hit."""
+
+    def __init__(self, cached: CachedBackend) -> None:
+        self.cached = cached
+        self.inner: BatchSession | None = None
+        self.ready: list[tuple[Hashable, Any]] = []
+        self.decoding: dict[str, tuple[Request, list[Hashable]]] = {}  # key -> request, tickets waiting on it
+
+    def add(self, ticket: Hashable, request: "Request") -> None:
+        from localace.tasks import serve
+
+        gen = self.cached
+        if request.op == "score":
+            self.ready.append((ticket, serve(gen, request)))
+            return
+        key = request_key(gen.fingerprint(), request.template_hash, request.messages, request.output, request.sampling)
+        if key in self.decoding:
+            self.decoding[key][1].append(ticket)
+            return
+        cached = gen._cached(key)
+        if cached is not None:
+            self.ready.append((ticket, cached))
+            return
+        if self.inner is None:
+            self.inner = open_session(gen.backend)
+        self.decoding[key] = (request, [ticket])
+        self.inner.add(key, request)
+
+    def step(self) -> list[tuple[Hashable, Any]]:
+        out, self.ready = self.ready, []
+        if self.inner is None or not self.inner.busy:
+            return out
+        for key, result in self.inner.step():
+            request, tickets = self.decoding.pop(key)  # type: ignore[arg-type]
+            # A SchemaError is about the request, not the model: not cached (as on the single path).
+            stored = not isinstance(result, SchemaError)
+            if stored:
+                self.cached._record(key, request.template_hash, request.messages, request.output,  # type: ignore[arg-type]
+                                    request.sampling, result)
+            out.append((tickets[0], result))
+            for ticket in tickets[1:]:
+                if stored:
+                    self.cached._cached(key)  # counted and logged as the hit it is on the one-at-a-time path
+                out.append((ticket, _again(result)))
+        return out
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.ready or self.decoding)
+
+    def close(self) -> None:
+        self.ready.clear()
+        self.decoding.clear()
+        if self.inner is not None:
+            self.inner.close()
+
+
+def _again(result: Any) -> Any:
+    """The result a duplicate request gets: a cache hit, or a fresh copy of the failure."""
+    if isinstance(result, Completion):
+        return result.model_copy(update={"cache_hit": True})
+    return type(result)(str(result))

@@ -13,6 +13,7 @@ from localace.errors import GenerationError
 from localace.hashing import content_hash
 from localace.prompts import load_prompt
 from localace.store.cache import CachedBackend
+from localace.tasks import Request, Task, run_task
 
 # Reason first: the verdict is then conditioned on the model's stated reasoning.
 VERDICT = Output.json({
@@ -60,23 +61,55 @@ def judge_mode(requested: str, backend: object) -> str:
 
 
 class Judges:
+    """The model layer as tasks (localace/tasks.py): `verdicts(dialog)` yields the judges' requests and
+    returns their Judgements; `judge(check, dialog)` runs one judge on its own."""
+
     def __init__(self, gen: CachedBackend, *, samples: int = 1, seed: int = 0, enforce: bool = True) -> None:
         self.gen, self.samples, self.seed, self.enforce = gen, samples, seed, enforce
 
+    def verdicts(self, dialog: Dialog) -> Task[list[Judgement]]:
+        """Every judge, in order. Enforced, they run one after another and stop at the first failure (its
+        verdict rejects the dialog, so the later ones are not asked); advisory, every judge is asked, so
+        all their requests go out together."""
+        if self.enforce:
+            out = []
+            for check in JUDGES:
+                out.append((yield from self.judge_task(check, dialog)))
+                if not out[-1].passed:
+                    break
+            return out
+        asks = [self._requests(check, dialog) for check in JUDGES]
+        results = yield [request for requests in asks for request in requests]
+        out, at = [], 0
+        for check, requests in zip(JUDGES, asks):
+            out.append(self._tally(check, results[at: at + len(requests)]))
+            at += len(requests)
+        return out
+
+    def judge_task(self, check: str, dialog: Dialog) -> Task[Judgement]:
+        results = (yield self._requests(check, dialog)) if _applies(check, dialog) else []
+        return self._tally(check, results)
+
     def judge(self, check: str, dialog: Dialog) -> Judgement:
+        return run_task(self.judge_task(check, dialog), self.gen)
+
+    def _requests(self, check: str, dialog: Dialog) -> list[Request]:
+        """The samples of one judge (none when the judge does not apply); they may run together."""
         if not _applies(check, dialog):
-            return Judgement(check, True, "not applicable")
+            return []
         prompt = load_prompt(check)
         messages = agent_messages(dialog.tools, dialog.turns, prompt.render())
-        votes: list[dict[str, Any]] = []
-        for i in range(self.samples):
-            sampling = Sampling(temperature=0.0 if self.samples == 1 else 0.7,
-                                seed=int(content_hash([self.seed, dialog.id, check, i], 8), 16), max_tokens=200)
-            try:
-                votes.append(self.gen.generate(messages, output=VERDICT, sampling=sampling,
-                                               template_hash=prompt.hash).value)
-            except GenerationError as e:
-                votes.append({"verdict": "fail", "reason": f"judge produced no verdict ({e.kind})"})
+        return [Request(messages, output=VERDICT, template_hash=prompt.hash,
+                        sampling=Sampling(temperature=0.0 if self.samples == 1 else 0.7, max_tokens=200,
+                                          seed=int(content_hash([self.seed, dialog.id, check, i], 8), 16)))
+                for i in range(self.samples)]
+
+    def _tally(self, check: str, results: list[Any]) -> Judgement:
+        if not results:
+            return Judgement(check, True, "not applicable")
+        votes: list[dict[str, Any]] = [
+            {"verdict": "fail", "reason": f"judge produced no verdict ({r.kind})"} if isinstance(r, GenerationError)
+            else r.value for r in results]
         tally = Counter(v["verdict"] for v in votes)
         passed = tally["pass"] > tally["fail"]
         reason = next(v["reason"] for v in votes if (v["verdict"] == "pass") == passed)
