@@ -18,6 +18,7 @@ from localace.apis.synth import coverage, insert_api
 from localace.apis.text_norm import norm_key
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import exclusive_store
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.runs import rejection_counts
@@ -57,7 +58,7 @@ def synth_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, do
               depth: int,
               breadth: int, generations: int) -> None:
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
-    store = open_store(db_path)
+    store = exclusive_store(db_path)
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store,
                         store.start_session(shlex.join(["localace", *sys.argv[1:]])))
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,

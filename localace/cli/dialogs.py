@@ -12,6 +12,7 @@ import click
 from localace.backends import make_backend
 from localace.cli.apis import counter_table
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import exclusive_store
 from localace.cli.progress import progress
 from localace.dialogs.generate import DialogConfig, parse_mix
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
@@ -51,7 +52,7 @@ def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int,
                  learner: str | None, no_complexity: bool) -> None:
     """Generate dialogs until the run holds N. Kill and rerun to resume."""
     cfg = DialogConfig(n=n, seed=seed, k=k, mix=parse_mix(mix), band=parse_band(band), complexity=not no_complexity)
-    store = existing_store(db_path, f" (create APIs first with `localace apis synth --db {db_path}`)")
+    store = exclusive_store(db_path, must_exist=f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
     scorer = None

@@ -10,10 +10,10 @@ from rich.table import Table
 
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import exclusive_store
 from localace.cli.progress import progress
 from localace.evaluate.prompting import MODES, PROMPT
 from localace.evaluate.runner import MAX_TOKENS, EntryResult, EvalReport, load_eval_set, run_eval
-from localace.store import open_store
 from localace.store.cache import CachedBackend
 
 
@@ -62,7 +62,7 @@ def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: 
              category: str | None, limit: int | None, mode: str, max_tokens: int, as_json: bool) -> None:
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
     items = load_eval_set(data_path, answers_path, category=category, limit=limit)
-    store = open_store(db_path)
+    store = exclusive_store(db_path)
     backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)

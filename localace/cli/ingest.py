@@ -8,7 +8,8 @@ import sys
 import click
 
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import ctx_option, db_option, handle_errors, model_option, out, seed_option
+from localace.cli.common import exclusive_store
 from localace.cli.progress import progress
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
@@ -51,7 +52,7 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
                judges_mode: str, judge_samples: int) -> None:
     """Run the rule layer (and model judges) over dialogs not verified yet."""
-    store = existing_store(db_path)
+    store = exclusive_store(db_path, must_exist="")
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs WHERE status='generated' ORDER BY run_id")]
     judges = None

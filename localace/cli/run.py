@@ -13,6 +13,7 @@ from rich.table import Table
 from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import exclusive_store
 from localace.cli.dialogs import parse_band
 from localace.cli.progress import progress
 from localace.dialogs.generate import iter_dialogs, parse_mix
@@ -23,7 +24,6 @@ from localace.formats.write import write_export
 from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
 from localace.stats import collect_stats
 from localace.verify.judges import judge_mode
-from localace.store import open_store
 from localace.store.cache import CachedBackend
 from localace.store.db import Store
 
@@ -81,7 +81,7 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
         raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
     if docs:
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
-    store = open_store(db_path)
+    store = exclusive_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
     judge_gen = None

@@ -118,6 +118,8 @@ def _migrate(store: Store) -> None:
         if name in applied:
             continue
         with store.transaction():
+            if conn.execute(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name=?", (name,)).fetchone():
+                continue  # applied by another process opening the same new database while we waited to write
             for statement in sql.split(";"):
                 if statement.strip():
                     conn.execute(statement)
