@@ -104,7 +104,11 @@ def run_pipeline(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str,
     yield StageEvent("verify:start", dialog_stage.run.id)
     for ev in verify_run(store, dialog_stage.run.id, judges):
         yield StageEvent("verify", ev)
-    report = {"api_run": api_stage.run.id, "dialog_run": dialog_stage.run.id,
-              **run_report(store, api_stage.run.id, dialog_stage.run.id)}
+    yield StageEvent("done", finish_run(store, run_id, api_stage.run.id, dialog_stage.run.id))
+
+
+def finish_run(store: Store, run_id: str, api_run: str, dialog_run: str) -> dict[str, Any]:
+    """The run's report (funnels, kept dialogs), stored with the run, which is now done."""
+    report = {"api_run": api_run, "dialog_run": dialog_run, **run_report(store, api_run, dialog_run)}
     set_run_status(store, run_id, "done", report)
-    yield StageEvent("done", report)
+    return report

@@ -27,6 +27,9 @@ class ApiStageConfig:
     docs: str | None = None  # folder of .md/.txt; None = the built-in seed corpus
     max_docs: int | None = None  # a seeded subset of the documents, for quick runs
 
+    def synth_config(self) -> SynthConfig:
+        return SynthConfig(n=self.n, seed=self.seed, generations=self.generations)
+
     def identity(self, documents: list[SeedDocument], fingerprint: dict[str, Any]) -> dict[str, Any]:
         """What makes a run the same run: everything but the target count, which may grow."""
         return {"seed": self.seed, "max_docs": self.max_docs, "depth": self.depth, "breadth": self.breadth, "generations": self.generations,
@@ -46,8 +49,7 @@ class ApiStage:
         yield from builder.build(self.documents)
 
     def synth_events(self, gen: CachedBackend, store: Store, cfg: ApiStageConfig) -> Iterator[SynthEvent]:
-        synth = ApiSynthesizer(gen, store, self.run.id, self.tree_id,
-                               SynthConfig(n=cfg.n, seed=cfg.seed, generations=cfg.generations))
+        synth = ApiSynthesizer(gen, store, self.run.id, self.tree_id, cfg.synth_config())
         yield from synth.run()
 
 

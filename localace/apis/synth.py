@@ -21,7 +21,7 @@ from localace.errors import GenerationError, LocalaceError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
 from localace.prompts import load_prompt
-from localace.runs import StallGuard, mark_item, open_slots, record_rejection
+from localace.runs import Shard, StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
 
@@ -52,6 +52,7 @@ class SynthConfig:
     generations: int = 2
     max_attempts: int = 4
     related_share: float = 0.2
+    shard: Shard | None = None  # only this shard's slots, n counting this shard's APIs (localace.scale)
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class ApiSynthesizer:
 
     def run(self) -> Iterator[SynthEvent]:
         guard = StallGuard(25, SynthesisStalled, "API")
-        for slot in open_slots(self.store, self.run_id, STAGE):
+        for slot in open_slots(self.store, self.run_id, STAGE, self.cfg.shard):
             if self.accepted >= self.cfg.n:
                 return
             event = self._slot(slot)

@@ -54,6 +54,8 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None = None) -> Any:
         try:
             _LOADED[key] = llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                # LOCALACE_GPU_LAYERS: layers offloaded to a GPU (-1: all); set in Ray tasks given --num-gpus.
+                n_gpu_layers=int(os.environ.get("LOCALACE_GPU_LAYERS", "0") or 0),
                 n_batch=512, seed=0, verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as e:

@@ -17,7 +17,7 @@ from localace.dialogs.plans import PlanImpossible, PlanSampler, plan_summary
 from localace.errors import LocalaceError, UserError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
-from localace.runs import StallGuard, mark_item, open_slots, record_rejection
+from localace.runs import Shard, StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
 
@@ -76,6 +76,7 @@ class DialogConfig:
     band: tuple[float, float] = (10.0, 90.0)
     complexity: bool = True
     max_attempts: int = 3
+    shard: Shard | None = None  # only this shard's slots, n counting this shard's dialogs; not part of the identity
 
     def identity(self, api_ids: list[str], fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {"seed": self.seed, "k": self.k, "mix": self.mix, "band": list(self.band),
@@ -169,7 +170,7 @@ class DialogGenerator:
     def run(self) -> Iterator[DialogEvent]:
         guard = StallGuard(30, DialogsStalled, "dialog")
         kinds: list[str] = []
-        for slot in open_slots(self.store, self.run_id, STAGE):
+        for slot in open_slots(self.store, self.run_id, STAGE, self.cfg.shard):
             if self.accepted >= self.cfg.n:
                 return
             if len(kinds) <= slot:
