@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from localace.errors import GenerationError, LocalaceError, UserError
 
@@ -40,7 +41,8 @@ def ctx_option(f: Callable) -> Callable:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # escape: a message may hold brackets (`localace[ray]`, a JSON path) that rich would read as markup and drop
+    err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

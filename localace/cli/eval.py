@@ -11,6 +11,7 @@ from rich.table import Table
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.common import exclusive_store
+from localace.cli.scale import eval_sharded, ray_options, scale_request
 from localace.cli.progress import progress
 from localace.evaluate.prompting import MODES, PROMPT
 from localace.evaluate.runner import MAX_TOKENS, EntryResult, EvalReport, load_eval_set, run_eval
@@ -57,12 +58,17 @@ def error_table(report: EvalReport) -> Table:
 @click.option("--max-tokens", type=click.IntRange(1, 32768), default=MAX_TOKENS, show_default=True,
               help="Token budget of each answer; a longer answer counts as a decode failure.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@ray_options
 @handle_errors
 def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: str, answers_path: str | None,
              category: str | None, limit: int | None, mode: str, max_tokens: int, as_json: bool) -> None:
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
     items = load_eval_set(data_path, answers_path, category=category, limit=limit)
     store = exclusive_store(db_path)
+    if (scale := scale_request()) is not None:
+        store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+        report = eval_sharded(store, scale, items, model=model, n_ctx=n_ctx, mode=mode, seed=seed, max_tokens=max_tokens)
+        return show_report(report, as_json)
     backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)
@@ -79,6 +85,10 @@ def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: 
 
         report = run_eval(cached, store, items, mode=mode, model=name, seed=seed, max_tokens=max_tokens,
                           on_result=advance)
+    show_report(report, as_json)
+
+
+def show_report(report: EvalReport, as_json: bool) -> None:
     if as_json:
         print_json(report.as_json())
         return

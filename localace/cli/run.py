@@ -14,6 +14,7 @@ from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.common import exclusive_store
+from localace.cli.scale import ADVISORY_JUDGES, ray_options, run_sharded, scale_request
 from localace.cli.dialogs import parse_band
 from localace.cli.progress import progress
 from localace.dialogs.generate import iter_dialogs, parse_mix
@@ -22,7 +23,7 @@ from localace.errors import UserError
 from localace.formats.registry import EXPORT_FORMATS
 from localace.formats.write import write_export
 from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
-from localace.stats import collect_stats
+from localace.stats import calls_since, collect_stats
 from localace.verify.judges import judge_mode
 from localace.store.cache import CachedBackend
 from localace.store.db import Store
@@ -66,6 +67,7 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--out", "out_path", default=None, help="Write the kept dialogs to this JSON Lines file.")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="openai", show_default=True)
 @click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
+@ray_options
 @handle_errors
 def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
             max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
@@ -83,6 +85,10 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
     store = exclusive_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+    if (scale := scale_request()) is not None:
+        report = run_sharded(store, cfg, scale, model=model, judge_model=judge_model, n_ctx=n_ctx,
+                             force_new_run=force_new_run)
+        return _finish(store, report, calls_since(store, session), out_path, fmt, seed)
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
     judge_gen = None
     if judge_model and judges_mode != "off":
@@ -91,15 +97,18 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
         resolved = judge_mode("auto", (judge_gen or gen).backend)
         cfg = dataclasses.replace(cfg, judges=resolved)
         if resolved == "advisory":
-            err.print("judges: the judge model is small (< 1 GiB), so verdicts are recorded but not enforced "
-                      "(--judges enforce to reject on them, or --judge-model a larger GGUF)")
+            err.print(ADVISORY_JUDGES)
     models = {"generator": gen.fingerprint(), "judge": judge_gen.fingerprint() if judge_gen else None}
     run_id, resumed = ensure_pipeline_run(store, config_record(cfg, models), force_new=force_new_run)
     err.print(f"run {run_id} ({'resuming' if resumed else 'new'}) in {db_path}")
     report = _drive(store, gen, cfg, run_id, judge_gen)
+    _finish(store, report, collect_stats(store)["last_session"], out_path, fmt, seed)
+
+
+def _finish(store: Store, report: dict, calls: dict, out_path: str | None, fmt: str, seed: int) -> None:
+    """The funnels, this command's model calls, and the export."""
     for funnel in report["funnels"]:
         out.print(funnel_table(funnel))
-    calls = collect_stats(store)["last_session"]
     out.print(f"{report['kept_dialogs']} dialogs kept. This session: {calls['model_calls']} model calls, "
                       f"{calls['cache_hits']} cache hits, KV-cache reuse {calls['kv_reuse_ratio']:.0%}.")
     if out_path:
