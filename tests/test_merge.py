@@ -140,6 +140,8 @@ def test_a_foreign_corrupt_or_newer_source_is_refused_before_anything_is_written
     assert _content(bad) == before_bad and _content(c) == before_c  # not even the good source was merged
     missing = CliRunner().invoke(cli, ["merge", str(tmp_path / "nope.db"), "--into", str(tmp_path / "new.db")])
     assert missing.exit_code == 2 and not (tmp_path / "new.db").exists()
+    itself = CliRunner().invoke(cli, ["merge", str(a), str(c), "--into", str(c)])
+    assert itself.exit_code == 2 and "is also a source" in itself.output and _content(c) == before_c
 
 
 def test_an_api_whose_name_its_run_already_holds_is_a_duplicate_marked_on_its_slot(two_runs, tmp_path):

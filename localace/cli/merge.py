@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from rich.table import Table
 
 from localace.cli.common import exclusive_store, handle_errors, out, print_json
+from localace.errors import UserError
 from localace.store.merge import MergeReport, check_source, merge_database
 
 
@@ -27,6 +30,8 @@ def merge_table(report: MergeReport) -> Table:
 def merge_cmd(sources: tuple[str, ...], into: str, as_json: bool) -> None:
     """Merge databases by content id (one transaction per source; sources are only read)."""
     checked = [check_source(s) for s in sources]  # every source is checked before the target is touched
+    if any(Path(into).expanduser().resolve() == source.resolve() for source in checked):
+        raise UserError(f"--into {into} is also a source; merge the others into it")
     store = exclusive_store(into)
     reports = [merge_database(store, source) for source in checked]
     if as_json:
