@@ -220,7 +220,7 @@ class ShardRunner:
             if not path.exists():
                 continue
             with acquire(path, command=f"localace driver resetting {plan.stage} shard {k + 1}", wait=LEASE_WAIT_S):
-                for suffix in ("", "-wal", "-shm"):
+                for suffix in ("-wal", "-shm", ""):  # the log first: never a log left without its database
                     Path(str(path) + suffix).unlink(missing_ok=True)
 
     # --- row targets -----------------------------------------------------------------------------
