@@ -126,16 +126,17 @@ def drive(stages: Generator[Any, None, Any]) -> Any:
                           f"{' on ' + event.host if event.host else ''}: {event.error}", markup=False)
                 continue
             stage = event.stage
-            if stage not in tasks:
-                tasks[stage] = bars.add_task(_LABELS.get(stage, stage), total=getattr(event, "total", None) or 1, info="")
+            if stage not in tasks:  # a stage with nothing left to do only reports that it is done
+                total = event.total if isinstance(event, ShardProgress) else event.rows
+                tasks[stage] = bars.add_task(_LABELS.get(stage, stage), total=max(total, 1), info="")
             if isinstance(event, ShardProgress):
                 info = f"{event.running} shards running" + (f", top-up round {event.round}" if event.round > 1 else "")
                 bars.update(tasks[stage], total=max(event.total, 1), completed=event.done, info=info)
             elif isinstance(event, StageDone):
                 dups = sum(c.duplicate for m in event.merges for c in m.tables.values())
-                bars.update(tasks[stage], completed=bars.tasks[tasks[stage]].total if event.rounds == 0 else event.rows,
-                            info=f"merged {len(event.merges)} shard files in {event.merge_seconds:.2f} s"
-                                 + (f", {dups} duplicates topped up" if dups else ""))
+                info = (f"merged {len(event.merges)} shard files in {event.merge_seconds:.2f} s"
+                        + (f", {dups} duplicates topped up" if dups else "")) if event.merges else "done before"
+                bars.update(tasks[stage], completed=event.rows, info=info)
 
 
 def resolve_judges(cfg_judges: str, cluster: Cluster, judge_model: str | None) -> str:
