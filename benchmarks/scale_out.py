@@ -129,6 +129,9 @@ def main() -> None:
             shutil.rmtree(folder / f"{key}.db.shards", ignore_errors=True)
             out.line(f"running: {SIDES[key][0]} …")
             results.append(run_side(key, folder, args))
+            r = results[-1]  # as each side ends: a long benchmark stopped midway still says what it measured
+            out.line(f"  {r['wall_s']} s, {r['dialogs']} dialogs ({r['kept']} kept): {r['dialogs_per_hour']} dialogs/h, "
+                     f"{r['kept_per_hour']} kept/h; load {r['load_before']}→{r['load_after']}")
         base = next((r for r in results if r["side"] == "1t"), None)
         out.table("the same run three ways (wall time includes process and Ray start-up, and every merge)",
                   ["side", "wall s", "dialogs", "kept", "dialogs/h", "kept/h", "vs 1 thread", "busy", "load"],
