@@ -117,6 +117,15 @@ def base_parser(doc: str | None) -> argparse.ArgumentParser:
     return ap
 
 
+def small_run_options(ap: argparse.ArgumentParser, *, dialogs: int = 4) -> None:
+    """The options of a small seeded `localace run` that several benchmarks repeat."""
+    ap.add_argument("--model", default=None, help="catalogue name, .gguf path or 'fake' (default: the embedded model)")
+    ap.add_argument("--apis", type=int, default=4)
+    ap.add_argument("--dialogs", type=int, default=dialogs)
+    ap.add_argument("--max-docs", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=0)
+
+
 def run_main(main: Callable[[], None]) -> None:
     """Ctrl-C ends a benchmark quietly with the conventional exit code."""
     try:

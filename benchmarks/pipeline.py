@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _common import Output, base_parser, ratio, run_main, stopwatch, threads
+from _common import Output, base_parser, ratio, run_main, small_run_options, stopwatch, threads
 
 STAGES = ("setup", "tree", "apis", "dialogs", "verify")
 # The stage a pipeline marker starts; "done" closes the last one.
@@ -147,11 +147,7 @@ def cache_only_copy(src: Path, dst: Path) -> None:
 
 def main() -> None:
     ap = base_parser(__doc__)
-    ap.add_argument("--model", default=None, help="catalogue name, .gguf path or 'fake' (default: the embedded model)")
-    ap.add_argument("--apis", type=int, default=4)
-    ap.add_argument("--dialogs", type=int, default=4)
-    ap.add_argument("--max-docs", type=int, default=4)
-    ap.add_argument("--seed", type=int, default=0)
+    small_run_options(ap)
     ap.add_argument("--ctx", type=int, default=4096)
     ap.add_argument("--no-judges", action="store_true")
     ap.add_argument("--no-complexity", action="store_true")

@@ -85,27 +85,32 @@ def ensure_pipeline_run(store: Store, record: dict[str, Any], *, force_new: bool
 
 
 def run_pipeline(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str,
-                 judge_gen: CachedBackend | None = None) -> Iterator[StageEvent]:
+                 judge_gen: CachedBackend | None = None, *, parallel: int = 1) -> Iterator[StageEvent]:
+    """`parallel` work items in flight in every model stage (1: the deterministic one-at-a-time path)."""
     api_cfg = cfg.api_stage()
     api_stage = prepare_api_stage(store, gen, api_cfg)
     yield StageEvent("tree:start", len(api_stage.documents))
     for ev in api_stage.tree_events(gen, store, api_cfg):
         yield StageEvent("tree", ev)
     yield StageEvent("apis:start", api_stage.run.id)
-    for ev in api_stage.synth_events(gen, store, api_cfg):
+    for ev in api_stage.synth_events(gen, store, api_cfg, parallel=parallel):
         yield StageEvent("apis", ev)
     dialog_cfg = cfg.dialog_stage()
     dialog_stage = prepare_dialog_stage(store, gen, dialog_cfg)
     yield StageEvent("dialogs:start", dialog_stage.run.id)
-    for ev in dialog_stage.events(gen, store, dialog_cfg):
+    for ev in dialog_stage.events(gen, store, dialog_cfg, parallel=parallel):
         yield StageEvent("dialogs", ev)
     judges = None
     if cfg.judges != "off":
         judges = Judges(judge_gen or gen, samples=cfg.judge_samples, seed=cfg.seed, enforce=cfg.judges == "enforce")
     yield StageEvent("verify:start", dialog_stage.run.id)
-    for ev in verify_run(store, dialog_stage.run.id, judges):
+    for ev in verify_run(store, dialog_stage.run.id, judges, parallel=parallel):
         yield StageEvent("verify", ev)
-    report = {"api_run": api_stage.run.id, "dialog_run": dialog_stage.run.id,
-              **run_report(store, api_stage.run.id, dialog_stage.run.id)}
+    yield StageEvent("done", finish_run(store, run_id, api_stage.run.id, dialog_stage.run.id))
+
+
+def finish_run(store: Store, run_id: str, api_run: str, dialog_run: str) -> dict[str, Any]:
+    """The run's report (funnels, kept dialogs), stored with the run, which is now done."""
+    report = {"api_run": api_run, "dialog_run": dialog_run, **run_report(store, api_run, dialog_run)}
     set_run_status(store, run_id, "done", report)
-    yield StageEvent("done", report)
+    return report

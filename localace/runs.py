@@ -44,14 +44,18 @@ def item_status(store: Store, run_id: str, stage: str) -> dict[int, str]:
     return {idx: status for idx, status in rows}
 
 
-def open_slots(store: Store, run_id: str, stage: str) -> Iterator[int]:
-    """Slot indices with no work item yet (neither done nor failed), in order, without end: the resume order."""
+Shard = tuple[int, int]  # (k, n): shard k of n owns the slots k, k+n, k+2n, ... (see localace.scale)
+
+
+def open_slots(store: Store, run_id: str, stage: str, shard: Shard | None = None) -> Iterator[int]:
+    """Slot indices with no work item yet (neither done nor failed), in order, without end: the resume order.
+    With a shard, only that shard's slots: the deterministic split of a sharded stage."""
     status = item_status(store, run_id, stage)
-    slot = 0
+    slot, step = shard or (0, 1)
     while True:
         if slot not in status:
             yield slot
-        slot += 1
+        slot += step
 
 
 class StallGuard:

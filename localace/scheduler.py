@@ -7,7 +7,8 @@ together, and finished tasks come out in the order they were submitted.
 
 `tasks` is any iterable of task generators (see localace/tasks.py); it is consumed lazily, one task
 each time a place frees up, so building a task may depend on what was committed before it.
-`gen` is a CachedBackend (anything with `generate`/`score` for parallel=1, `open_batch` otherwise).
+`gen` is a CachedBackend (anything with `generate`/`score` for parallel=1, `open_batch` otherwise), or a
+mapping from role to one (see tasks.backend_for): each backend gets its own batch session.
 
 - parallel == 1 is the one-at-a-time path: each task runs alone through `run_task` on the
   single-request `generate` (byte-identical reruns: `--deterministic`).
@@ -26,13 +27,14 @@ each time a place frees up, so building a task may depend on what was committed 
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from localace.backends.batching import BatchSession, open_session
 from localace.errors import REQUEST_FAILURES
-from localace.tasks import Request, Task, run_task
+from localace.tasks import Request, Task, backend_for, run_task
 
 R = TypeVar("R")
 # Finished tasks wait for the ones submitted before them; past this many per place in flight,
@@ -91,7 +93,8 @@ class _Scheduler:
     def __init__(self, gen: Any, parallel: int) -> None:
         self.gen = gen
         self.parallel = parallel
-        self.session: BatchSession | None = None  # opened on the first request: tasks may need no model
+        # One per backend, opened on its first request: tasks may need no model, or only some roles.
+        self.sessions: dict[int, BatchSession] = {}
         self.flights: dict[int, _Flight] = {}
         self.finished: dict[int, Outcome[Any]] = {}
 
@@ -121,14 +124,14 @@ class _Scheduler:
         finally:
             for flight in self.flights.values():
                 flight.task.close()
-            if self.session is not None:
-                self.session.close()
+            for session in self.sessions.values():
+                session.close()
 
     def _step(self) -> None:
-        session = self.session
-        if session is None or not session.busy:
+        busy = [session for session in self.sessions.values() if session.busy]
+        if not busy:
             raise RuntimeError("scheduler: tasks are waiting for requests nobody runs")
-        for (index, slot), result in session.step():
+        for (index, slot), result in (done for session in busy for done in session.step()):
             flight = self.flights[index]
             if slot is None:
                 self._advance(flight, result, throw=isinstance(result, REQUEST_FAILURES))
@@ -170,10 +173,48 @@ class _Scheduler:
             return
 
     def _add(self, ticket: Hashable, request: Request) -> None:
-        if self.session is None:
-            self.session = open_session(self.gen)
-        self.session.add(ticket, request)
+        backend = backend_for(self.gen, request)
+        session = self.sessions.get(id(backend))
+        if session is None:
+            session = self.sessions[id(backend)] = open_session(backend)
+        session.add(ticket, request)
 
     def _finish(self, outcome: Outcome[Any]) -> None:
         del self.flights[outcome.index]
         self.finished[outcome.index] = outcome
+
+
+def run_slots(slots: Iterator[int], slot_task: Callable[[int], Task[R]], gen: Any, *, parallel: int,
+              room: Callable[[int], bool]) -> Iterator[R]:
+    """A stage's slots as tasks, `parallel` in flight, their results in slot order (a failed task re-raises).
+
+    A new slot starts only while `room(in_flight)` holds: the stage's target is not yet covered by what
+    is committed plus what is in flight, so a batched run does not make more than it was asked for. When
+    there is no room but slots are in flight, they finish first and the question is asked again (one of
+    them may fail its slot). Ends when there is no room and nothing is in flight."""
+    in_flight = 0
+
+    def tracked(task: Task[R]) -> Task[R]:
+        nonlocal in_flight
+        try:
+            return (yield from task)
+        finally:
+            in_flight -= 1
+
+    def admitted() -> Iterator[Task[R]]:
+        nonlocal in_flight
+        while room(in_flight):
+            slot = next(slots, None)
+            if slot is None:
+                return
+            in_flight += 1
+            yield tracked(slot_task(slot))
+
+    while True:
+        started = 0
+        with closing(run_tasks(admitted(), gen, parallel=parallel)) as outcomes:
+            for outcome in outcomes:
+                started += 1
+                yield outcome.unwrap()
+        if started == 0:
+            return

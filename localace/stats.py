@@ -32,6 +32,12 @@ def _calls(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> dict[
     }
 
 
+def calls_since(store: Store, session_id: int) -> dict[str, Any]:
+    """Call totals of a session and every later one (a sharded command: the driver's session, then the
+    shard sessions merged into the database after it)."""
+    return _calls(store, "session_id >= ?", (session_id,))
+
+
 def _runs(store: Store) -> list[dict[str, Any]]:
     rows = store.conn.execute("SELECT id, command, status, created_at, report_json FROM runs ORDER BY created_at, id")
     return [{"id": r[0], "command": r[1], "status": r[2], "created_at": r[3],

@@ -31,7 +31,10 @@ def _finish(proc: subprocess.Popen) -> tuple[dict, str]:
 def runs():
     # Started together: they are independent, and the file must stay fast.
     procs = {"scale": _start("scale.py", "--quick", "--scales", "0.005,0.01", "--json"),
-             "pipeline": _start("pipeline.py", "--model", "fake", "--apis", "2", "--dialogs", "3", "--max-docs", "2")}
+             "pipeline": _start("pipeline.py", "--model", "fake", "--apis", "2", "--dialogs", "3", "--max-docs", "2"),
+             # The one-process side only: the Ray side starts a cluster, covered by tests/test_scale_ray.py.
+             "scale_out": _start("scale_out.py", "--model", "fake", "--apis", "2", "--dialogs", "2", "--max-docs", "2",
+                                 "--sides", "1t", "--merge-dialogs", "20", "--calls-per-dialog", "2", "--json")}
     yield procs
     for proc in procs.values():
         if proc.poll() is None:
@@ -68,3 +71,13 @@ def test_pipeline_on_the_fake_backend_reports_stages_and_replays_from_cache(runs
     # Replaying on a db that holds only the generation cache: every call hits, same dialogs and verdicts.
     assert result["replay_cache_hit_rate"] == 1.0
     assert result["replay_same_result"] is True
+
+
+def test_scale_out_reports_each_side_and_the_merge_cost(runs):
+    result, text = _finish(runs["scale_out"])
+    assert len(text.strip().splitlines()) == 1
+    (side,) = result["sides"]
+    assert side["side"] == "1t" and side["dialogs"] == 2 and side["dialogs_per_hour"] > 0
+    merge = result["merge"]
+    assert merge["dialogs"] == 20 and merge["counts"]["dialogs"] == 20 and merge["rows"] > 20
+    assert merge["new_s_per_1000_dialogs"] > 0 and merge["again_s"] >= 0

@@ -27,6 +27,9 @@ class ApiStageConfig:
     docs: str | None = None  # folder of .md/.txt; None = the built-in seed corpus
     max_docs: int | None = None  # a seeded subset of the documents, for quick runs
 
+    def synth_config(self) -> SynthConfig:
+        return SynthConfig(n=self.n, seed=self.seed, generations=self.generations)
+
     def identity(self, documents: list[SeedDocument], fingerprint: dict[str, Any]) -> dict[str, Any]:
         """What makes a run the same run: everything but the target count, which may grow."""
         return {"seed": self.seed, "max_docs": self.max_docs, "depth": self.depth, "breadth": self.breadth, "generations": self.generations,
@@ -41,15 +44,20 @@ class ApiStage:
     documents: list[SeedDocument]
     skipped_documents: list[Any]
 
+    @property
+    def documents_by_domain(self) -> dict[str, str]:
+        """Each top-level domain's source text (its words may name an API's fields)."""
+        return {d.title.strip()[:60]: d.text for d in self.documents}
+
     def tree_events(self, gen: CachedBackend, store: Store, cfg: ApiStageConfig) -> Iterator[TreeEvent]:
         builder = TreeBuilder(gen, store, self.tree_id, depth=cfg.depth, breadth=cfg.breadth, seed=cfg.seed)
         yield from builder.build(self.documents)
 
-    def synth_events(self, gen: CachedBackend, store: Store, cfg: ApiStageConfig) -> Iterator[SynthEvent]:
-        synth = ApiSynthesizer(gen, store, self.run.id, self.tree_id,
-                               SynthConfig(n=cfg.n, seed=cfg.seed, generations=cfg.generations),
-                               documents={d.title.strip()[:60]: d.text for d in self.documents})
-        yield from synth.run()
+    def synth_events(self, gen: CachedBackend, store: Store, cfg: ApiStageConfig, *,
+                     parallel: int = 1) -> Iterator[SynthEvent]:
+        synth = ApiSynthesizer(gen, store, self.run.id, self.tree_id, cfg.synth_config(),
+                               documents=self.documents_by_domain)
+        yield from synth.run(parallel)
 
 
 def prepare_api_stage(store: Store, gen: CachedBackend, cfg: ApiStageConfig) -> ApiStage:

@@ -24,10 +24,11 @@ from localace.errors import GenerationError, LocalaceError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
 from localace.prompts import load_prompt
-from localace.runs import StallGuard, mark_item, open_slots, record_rejection
+from localace.runs import Shard, StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
-from localace.tasks import Request, Task, run_task
+from localace.scheduler import run_slots
+from localace.tasks import Request, Task
 
 STAGE = "apis"
 SYSTEM = "You are an expert API designer. Answer only with the requested JSON."
@@ -56,6 +57,7 @@ class SynthConfig:
     generations: int = 2
     max_attempts: int = 4
     related_share: float = 0.2
+    shard: Shard | None = None  # only this shard's slots, n counting this shard's APIs (localace.scale)
 
 
 @dataclass(frozen=True)
@@ -131,12 +133,12 @@ class ApiSynthesizer:
                 self._state.add(spec)
         return self._state
 
-    def run(self) -> Iterator[SynthEvent]:
+    def run(self, parallel: int = 1) -> Iterator[SynthEvent]:
+        """APIs slot by slot until the run holds n; `parallel` slots in flight, their calls decoded together."""
         guard = StallGuard(25, SynthesisStalled, "API")
-        for slot in open_slots(self.store, self.run_id, STAGE):
-            if self.accepted >= self.cfg.n:
-                return
-            event = run_task(self.slot_task(slot), self.gen)
+        slots = open_slots(self.store, self.run_id, STAGE, self.cfg.shard)
+        for event in run_slots(slots, self.slot_task, self.gen, parallel=parallel,
+                               room=lambda in_flight: self.accepted + in_flight < self.cfg.n):
             yield event
             guard.record(event.accepted, event.check, event.reason)
 

@@ -66,7 +66,9 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None = None, n_gpu_layers
         try:
             _LOADED[key] = llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                n_batch=512, seed=0, verbose=False, n_gpu_layers=n_gpu_layers,
+                # LOCALACE_N_GPU_LAYERS reaches Ray tasks given --num-gpus through the environment.
+                n_gpu_layers=n_gpu_layers or int(os.environ.get("LOCALACE_N_GPU_LAYERS", "0") or 0),
+                n_batch=512, seed=0, verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as e:
             raise ModelLoadError(f"llama.cpp could not load {path}: {str(e).splitlines()[0][:200]}") from None

@@ -14,13 +14,17 @@ from rich.table import Table
 from localace.apis.importers import import_file, save_imported
 from localace.apis.mcp_import import DEFAULT_TIMEOUT, import_listing, list_server_tools, parse_command
 from localace.apis.spec import STORED, ApiSpec
-from localace.apis.stage import ApiStageConfig, prepare_api_stage
-from localace.apis.synth import coverage
+from localace.apis.stage import ApiStage, ApiStageConfig, prepare_api_stage
+from localace.apis.synth import coverage, insert_api
+from localace.apis.text_norm import norm_key
 from localace.backends import make_backend
 from localace.cli.common import ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
+from localace.cli.scale import ray_options, scale_request, synth_sharded
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.runs import rejection_counts
+from localace.stats import calls_since
 from localace.store import open_store
 from localace.store.cache import CachedBackend
 from localace.store.db import Store
@@ -52,20 +56,26 @@ def counter_table(title: str, counts: Counter, top: int = 40) -> Table:
 @click.option("--breadth", type=click.IntRange(1, 8), default=3, show_default=True, help="Children per tree node.")
 @click.option("--generations", type=click.IntRange(0, 6), default=2, show_default=True,
               help="Evolution operators applied to each new API.")
+@parallel_options
+@ray_options
 @handle_errors
 def synth_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
               depth: int,
-              breadth: int, generations: int) -> None:
+              breadth: int, generations: int, parallel: int | None, deterministic: bool) -> None:
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
-    store = open_store(db_path)
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store,
-                        store.start_session(shlex.join(["localace", *sys.argv[1:]])))
+    parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
+    store = exclusive_store(db_path)
+    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,
                          max_docs=max_docs)
+    if (scale := scale_request()) is not None:
+        stage = synth_sharded(store, scale, cfg, model=model, n_ctx=n_ctx, announce=announce_api_stage)
+        calls = calls_since(store, session)
+        return _synth_summary(store, stage, calls["model_calls"], calls["cache_hits"])
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+                                     parallel=parallel), store, session)
     stage = prepare_api_stage(store, gen, cfg)
-    for skipped in stage.skipped_documents:
-        err.print(f"[yellow]skipped document[/] {skipped.path}: {skipped.reason}")
-    err.print(f"run {stage.run.id} ({'resumed' if stage.run.resumed else 'new'}), {len(stage.documents)} documents")
+    announce_api_stage(stage)
     with progress() as bars:
         task = bars.add_task("context tree", total=len(stage.documents), info="")
         bars.update(task, completed=store.count("tree_nodes", "tree=? AND depth=0", (stage.tree_id,)))
@@ -75,18 +85,28 @@ def synth_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_c
         have = store.count("apis", "run_id=?", (stage.run.id,))
         task = bars.add_task("APIs", total=n, completed=min(have, n), info="")
         rejected = 0
-        for event in stage.synth_events(gen, store, cfg):
+        for event in stage.synth_events(gen, store, cfg, parallel=parallel):
             if event.accepted:
                 bars.update(task, advance=1, info=f"{event.api.name} · {rejected} slots failed")
             else:
                 rejected += 1
                 bars.update(task, info=f"slot {event.slot} failed: {event.check} · {rejected} slots failed")
+    _synth_summary(store, stage, gen.misses, gen.hits)
+
+
+def announce_api_stage(stage: ApiStage) -> None:
+    for skipped in stage.skipped_documents:
+        err.print(f"[yellow]skipped document[/] {skipped.path}: {skipped.reason}")
+    err.print(f"run {stage.run.id} ({'resumed' if stage.run.resumed else 'new'}), {len(stage.documents)} documents")
+
+
+def _synth_summary(store: Store, stage: ApiStage, model_calls: int, cache_hits: int) -> None:
     cov = coverage(store, stage.run.id)
     out.print(counter_table(f"top-level domains ({len(cov['domains'])})", cov["domains"]))
     out.print(counter_table("parameter types", cov["types"]))
     out.print(counter_table("rejections by check", Counter(rejection_counts(store, stage.run.id, "apis"))))
     total = store.count("apis", "run_id=?", (stage.run.id,))
-    out.print(f"{total} APIs in run {stage.run.id}; model calls this session: {gen.misses}, cache hits: {gen.hits}")
+    out.print(f"{total} APIs in run {stage.run.id}; model calls this session: {model_calls}, cache hits: {cache_hits}")
 
 
 @apis_group.command("import")

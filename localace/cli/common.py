@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Any, Callable
@@ -66,7 +67,7 @@ def ctx_option(f: Callable) -> Callable:
 
 
 def fail(message: str, code: int = 2) -> None:
-    # Escaped: a message quoting user text or a command ("pip install 'localace[mcp]'") is not rich markup.
+    # escape: a message may hold brackets (`localace[ray]`, a JSON path) that rich would read as markup and drop
     err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     sys.exit(code)
 
@@ -98,6 +99,19 @@ def existing_store(db_path: str, hint: str = ""):
     if not Path(db_path).exists():
         raise UserError(f"database not found: {db_path}{hint}")
     return open_store(db_path)
+
+
+def exclusive_store(db_path: str, *, must_exist: str | None = None):
+    """Open the database of a command that writes work into it and hold its lease until the command ends:
+    a second writer is refused at once with one line naming this process (pid, host, since when).
+    must_exist: the database must already exist (the text is the hint of the not-found error)."""
+    from localace.store import open_store
+    from localace.store.lock import acquire
+
+    store = existing_store(db_path, must_exist) if must_exist is not None else open_store(db_path)
+    lease = acquire(db_path, command=shlex.join(["localace", *sys.argv[1:]]))
+    click.get_current_context().call_on_close(lease.release)
+    return store
 
 
 def read_json_file(path: str, what: str) -> Any:

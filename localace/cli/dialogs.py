@@ -12,11 +12,13 @@ import click
 from localace.backends import make_backend
 from localace.cli.apis import counter_table
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
+from localace.cli.scale import dialogs_sharded, ray_options, scale_request
 from localace.cli.progress import progress
 from localace.dialogs.generate import DialogConfig, parse_mix
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
 from localace.errors import UserError
-from localace.stats import collect_stats
+from localace.stats import calls_since, collect_stats
 from localace.store.cache import CachedBackend
 
 
@@ -53,15 +55,23 @@ def parse_band(text: str) -> tuple[float, float]:
 @click.option("--learner", default=None, help="GGUF scoring complexity (default: the generation model).")
 @click.option("--no-complexity", is_flag=True, help="Skip complexity scoring and the band.")
 @tool_results_option
+@parallel_options
+@ray_options
 @handle_errors
 def generate_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, mix: str | None,
-                 k: int, band: str, learner: str | None, no_complexity: bool, tool_results: str) -> None:
+                 k: int, band: str, learner: str | None, no_complexity: bool, tool_results: str, parallel: int | None,
+                 deterministic: bool) -> None:
     """Generate dialogs until the run holds N. Kill and rerun to resume."""
     cfg = DialogConfig(n=n, seed=seed, k=k, mix=parse_mix(mix), band=parse_band(band), complexity=not no_complexity,
                        tool_results=tool_results)
-    store = existing_store(db_path, f" (create APIs first with `localace apis synth --db {db_path}`)")
+    parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
+    store = exclusive_store(db_path, must_exist=f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
+    if (scale := scale_request()) is not None:
+        stage = dialogs_sharded(store, scale, cfg, model=model, learner=learner, n_ctx=n_ctx)
+        return _dialogs_summary(store, stage.run.id, calls_since(store, session))
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+                                     parallel=parallel), store, session)
     scorer = None
     if learner:
         scorer = CachedBackend(make_backend(learner, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
@@ -71,14 +81,17 @@ def generate_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, 
     failed = 0
     with progress() as bars:
         task = bars.add_task("dialogs", total=n, completed=min(have, n), info="")
-        for event in stage.events(gen, store, cfg, scorer):
+        for event in stage.events(gen, store, cfg, scorer, parallel=parallel):
             if event.accepted:
                 bars.update(task, advance=1, info=f"{event.kind} · {failed} slots failed")
             else:
                 failed += 1
                 bars.update(task, info=f"{event.kind} failed: {event.check} · {failed} slots failed")
-    show_dialog_report(dialog_report(store, stage.run.id))
-    calls = collect_stats(store)["last_session"]
+    _dialogs_summary(store, stage.run.id, collect_stats(store)["last_session"])
+
+
+def _dialogs_summary(store, run_id: str, calls: dict) -> None:
+    show_dialog_report(dialog_report(store, run_id))
     out.print(f"this session: {calls['model_calls']} model calls, {calls['cache_hits']} cache hits, "
               f"KV-cache reuse {calls['kv_reuse_ratio']:.0%} of prompt tokens")
 

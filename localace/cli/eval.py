@@ -10,8 +10,10 @@ from rich.table import Table
 
 from localace.backends import make_backend
 from localace.cli.common import (
-    ctx_option, db_option, err, handle_errors, model_option, out, parallel_options, print_json, resolve_parallel, seed_option,
+    ctx_option, db_option, err, exclusive_store, handle_errors, model_option, out, parallel_options, print_json,
+    resolve_parallel, seed_option,
 )
+from localace.cli.scale import eval_sharded, ray_options, scale_request
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.evaluate.bfcl_package import parse_categories
@@ -25,7 +27,6 @@ from localace.evaluate.runner import (
     load_eval_set,
     run_eval,
 )
-from localace.store import open_store
 from localace.store.cache import CachedBackend
 
 
@@ -85,6 +86,7 @@ def _eval_items(data_path: str | None, answers_path: str | None, category: str |
               help="Token budget of each answer; a longer answer counts as a decode failure.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @parallel_options
+@ray_options
 @handle_errors
 def eval_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, data_path: str | None,
              answers_path: str | None, category: str | None, bfcl_categories: str | None, limit: int | None,
@@ -92,7 +94,11 @@ def eval_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ct
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
     parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
     items = _eval_items(data_path, answers_path, category, bfcl_categories, limit)
-    store = open_store(db_path)
+    store = exclusive_store(db_path)
+    if (scale := scale_request()) is not None:
+        store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+        report = eval_sharded(store, scale, items, model=model, n_ctx=n_ctx, mode=mode, seed=seed, max_tokens=max_tokens)
+        return show_report(report, as_json)
     backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers, parallel=parallel)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)
@@ -109,6 +115,10 @@ def eval_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ct
 
         report = run_eval(cached, store, items, mode=mode, model=name, seed=seed, max_tokens=max_tokens,
                           on_result=advance, parallel=parallel)
+    show_report(report, as_json)
+
+
+def show_report(report: EvalReport, as_json: bool) -> None:
     if as_json:
         print_json(report.as_json())
         return

@@ -9,8 +9,10 @@ import click
 
 from localace.backends import make_backend
 from localace.cli.common import (
-    ctx_option, db_option, existing_store, handle_errors, model_option, out, parallel_options, resolve_parallel, seed_option,
+    ctx_option, db_option, exclusive_store, handle_errors, model_option, out, parallel_options, resolve_parallel,
+    seed_option,
 )
+from localace.cli.scale import ray_options, scale_request, verify_sharded
 from localace.cli.progress import progress
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
@@ -53,14 +55,20 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
               show_default=True, help="auto: enforce verdicts, except a judge GGUF under 1 GiB only records them.")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True)
 @parallel_options
+@ray_options
 @handle_errors
 def verify_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
                judges_mode: str, judge_samples: int, parallel: int | None, deterministic: bool) -> None:
     """Run the rule layer (and model judges) over dialogs not verified yet."""
     parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
-    store = existing_store(db_path)
+    store = exclusive_store(db_path, must_exist="")
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs WHERE status='generated' ORDER BY run_id")]
+    if (scale := scale_request()) is not None:
+        store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+        verify_sharded(store, scale, runs, model=model, n_ctx=n_ctx, judges_mode=None if no_judges else judges_mode,
+                       judge_samples=judge_samples, seed=seed)
+        return _show_funnels(store, runs or ([run_id] if run_id else []))
     judges = None
     if not no_judges:
         session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
@@ -72,7 +80,11 @@ def verify_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_
             task = bars.add_task(f"verify {rid}", total=len(pending(store, rid)), info="")
             for ev in verify_run(store, rid, judges, parallel=parallel):
                 bars.update(task, advance=1, info="kept" if ev.kept else f"rejected at {ev.rejected_at}")
-    for rid in runs or ([run_id] if run_id else []):
+    _show_funnels(store, runs or ([run_id] if run_id else []))
+
+
+def _show_funnels(store, runs: list[str]) -> None:
+    for rid in runs:
         for funnel in verification_funnels(store, rid):
             out.print(funnel_table(funnel))
         reasons = rejection_reasons(store, rid)

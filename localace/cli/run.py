@@ -14,7 +14,9 @@ from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
 from localace.card import card_data, render_card, write_card
 from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.dialogs import parse_band, tool_results_option
+from localace.cli.scale import ADVISORY_JUDGES, ray_options, run_sharded, scale_request
 from localace.cli.progress import progress
 from localace.dialogs.generate import iter_dialogs, parse_mix
 from localace.dialogs.model import KINDS
@@ -22,9 +24,8 @@ from localace.errors import UserError
 from localace.formats.registry import EXPORT_FORMATS
 from localace.formats.write import write_export
 from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
-from localace.stats import collect_stats
+from localace.stats import calls_since, collect_stats
 from localace.verify.judges import judge_mode
-from localace.store import open_store
 from localace.store.cache import CachedBackend
 from localace.store.db import Store
 
@@ -68,12 +69,15 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="openai", show_default=True)
 @click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
 @tool_results_option
+@parallel_options
+@ray_options
 @handle_errors
 def run_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
             max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
             judges_mode: str, no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
-            force_new_run: bool, tool_results: str) -> None:
+            force_new_run: bool, tool_results: str, parallel: int | None, deterministic: bool) -> None:
     """The whole pipeline on one command; kill it any time and run the same command to resume."""
+    parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
     if no_judges:
         judges_mode = "off"
     cfg = RunConfig(apis=n_apis, dialogs=n_dialogs, seed=seed, docs=docs, max_docs=max_docs, depth=depth, breadth=breadth,
@@ -84,37 +88,47 @@ def run_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx
         raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
     if docs:
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
-    store = open_store(db_path)
+    store = exclusive_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
+    if (scale := scale_request()) is not None:
+        report = run_sharded(store, cfg, scale, model=model, judge_model=judge_model, n_ctx=n_ctx,
+                             force_new_run=force_new_run)
+        return _finish(store, report, calls_since(store, session), out_path, fmt, seed)
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+                                     parallel=parallel), store, session)
     judge_gen = None
     if judge_model and judges_mode != "off":
-        judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
+        judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+                                               parallel=parallel), store, session)
     if cfg.judges == "auto":
         resolved = judge_mode("auto", (judge_gen or gen).backend)
         cfg = dataclasses.replace(cfg, judges=resolved)
         if resolved == "advisory":
-            err.print("judges: the judge model is small (< 1 GiB), so verdicts are recorded but not enforced "
-                      "(--judges enforce to reject on them, or --judge-model a larger GGUF)")
+            err.print(ADVISORY_JUDGES)
     models = {"generator": gen.fingerprint(), "judge": judge_gen.fingerprint() if judge_gen else None}
     run_id, resumed = ensure_pipeline_run(store, config_record(cfg, models), force_new=force_new_run)
     err.print(f"run {run_id} ({'resuming' if resumed else 'new'}) in {db_path}")
-    report = _drive(store, gen, cfg, run_id, judge_gen)
+    report = _drive(store, gen, cfg, run_id, judge_gen, parallel)
+    _finish(store, report, collect_stats(store)["last_session"], out_path, fmt, seed)
+
+
+def _finish(store: Store, report: dict, calls: dict, out_path: str | None, fmt: str, seed: int) -> None:
+    """The funnels, this command's model calls, and the export."""
     for funnel in report["funnels"]:
         out.print(funnel_table(funnel))
-    calls = collect_stats(store)["last_session"]
     out.print(f"{report['kept_dialogs']} dialogs kept. This session: {calls['model_calls']} model calls, "
                       f"{calls['cache_hits']} cache hits, KV-cache reuse {calls['kv_reuse_ratio']:.0%}.")
     if out_path:
         export_dataset(store, fmt, out_path, run_id=report["dialog_run"], status="kept", seed=seed)
 
 
-def _drive(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str, judge_gen: CachedBackend | None) -> dict:
+def _drive(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str, judge_gen: CachedBackend | None,
+           parallel: int = 1) -> dict:
     report: dict = {}
     with progress() as bars:
         tasks: dict[str, int] = {}
         failed = {"apis": 0, "dialogs": 0, "verify": 0}
-        for se in run_pipeline(store, gen, cfg, run_id, judge_gen):
+        for se in run_pipeline(store, gen, cfg, run_id, judge_gen, parallel=parallel):
             stage, ev = se.stage, se.event
             if stage == "tree:start":
                 tasks["tree"] = bars.add_task("context tree", total=ev, info="")

@@ -18,10 +18,11 @@ from localace.dialogs.values import ValueMaker
 from localace.errors import LocalaceError, UserError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
-from localace.runs import StallGuard, mark_item, open_slots, record_rejection
+from localace.runs import Shard, StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
-from localace.tasks import Task, run_task
+from localace.scheduler import run_slots
+from localace.tasks import Task
 
 STAGE = "dialogs"
 # Tool use is the majority, but >= 15% non-tool/irrelevance and >= 10% ask-missing (DESIGN §1B).
@@ -79,6 +80,7 @@ class DialogConfig:
     complexity: bool = True
     max_attempts: int = 3
     tool_results: str = "values"  # values: typed value generators | model: the generation model writes them
+    shard: Shard | None = None  # only this shard's slots, n counting this shard's dialogs; not part of the identity
 
     def identity(self, api_ids: list[str], fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {"seed": self.seed, "k": self.k, "mix": self.mix, "band": list(self.band),
@@ -177,14 +179,19 @@ class DialogGenerator:
                 self._scores.setdefault(kind, []).append(complexity)
         return self._scores
 
-    def run(self) -> Iterator[DialogEvent]:
+    def run(self, parallel: int = 1) -> Iterator[DialogEvent]:
+        """Dialogs slot by slot until the run holds n; `parallel` slots in flight, their calls decoded together."""
         guard = StallGuard(30, DialogsStalled, "dialog")
         backends = {"": self.gen, "learner": self.learner}
-        for slot in open_slots(self.store, self.run_id, STAGE):
-            if self.accepted >= self.cfg.n:
-                return
+
+        def room(in_flight: int) -> bool:
+            if self.accepted + in_flight >= self.cfg.n:
+                return False
             self.sampler  # noqa: B018 -- an unusable pool fails the stage here, not slot by slot as rejections
-            event = run_task(self.slot_task(slot), backends)
+            return True
+
+        slots = open_slots(self.store, self.run_id, STAGE, self.cfg.shard)
+        for event in run_slots(slots, self.slot_task, backends, parallel=parallel, room=room):
             yield event
             guard.record(event.accepted, event.check, event.reason)
 

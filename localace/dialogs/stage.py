@@ -30,10 +30,10 @@ class DialogStage:
         return self._pool
 
     def events(self, gen: CachedBackend, store: Store, cfg: DialogConfig,
-               learner: CachedBackend | None = None) -> Iterator[DialogEvent]:
+               learner: CachedBackend | None = None, *, parallel: int = 1) -> Iterator[DialogEvent]:
         generator = DialogGenerator(gen, store, self.run.id, cfg, lambda: self.pool, learner)
         try:
-            yield from generator.run()
+            yield from generator.run(parallel)
         except PlanImpossible as e:
             raise UserError(str(e)) from None
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import urllib.parse
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,14 +26,20 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def _inspect_existing(path: Path) -> None:
+def sqlite_uri(path: Path, **params: str) -> str:
+    """A `file:` URI for sqlite3 (uri=True, ATTACH): the path percent-encoded, so `?`, `#` or `%` in it are harmless."""
+    query = urllib.parse.urlencode(params)
+    return "file:" + urllib.parse.quote(str(Path(path).resolve())) + (f"?{query}" if query else "")
+
+
+def inspect_existing(path: Path) -> None:
     """Refuse foreign or corrupt files before anything writes to them."""
     with open(path, "rb") as f:
         header = f.read(16)
     if header != SQLITE_MAGIC:
         raise StoreError(f"{path} is not a SQLite database; refusing to touch it")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(sqlite_uri(path, mode="ro"), uri=True)
         try:
             names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
             small = path.stat().st_size <= QUICK_CHECK_MAX_BYTES
@@ -118,6 +125,8 @@ def _migrate(store: Store) -> None:
         if name in applied:
             continue
         with store.transaction():
+            if conn.execute(f"SELECT 1 FROM {MIGRATIONS_TABLE} WHERE name=?", (name,)).fetchone():
+                continue  # applied by another process opening the same new database while we waited to write
             for statement in sql.split(";"):
                 if statement.strip():
                     conn.execute(statement)
@@ -132,10 +141,11 @@ def open_store(path: str | Path) -> Store:
     if not path.parent.exists():
         raise StoreError(f"cannot create database {path}: folder {path.parent} does not exist")
     if path.exists() and path.stat().st_size > 0:
-        _inspect_existing(path)
+        inspect_existing(path)
     try:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per work item.
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        # uri=True: lets `localace merge` ATTACH a source read-only (file:...?mode=ro) on any SQLite build.
+        conn = sqlite3.connect(sqlite_uri(path), uri=True, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA busy_timeout=10000")
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")

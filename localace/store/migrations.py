@@ -123,4 +123,25 @@ MIGRATIONS: list[tuple[str, str]] = [
         CREATE INDEX dialogs_run_status_seq ON dialogs(run_id, status, seq)
         """,
     ),
+    (
+        "016_merge_and_shards",
+        # `localace merge` and sharded runs (issue 16). store_meta.uid tells this database's sessions apart
+        # from another's with the same ids; merged_sessions remembers which source sessions (and how far into
+        # their call log) were appended, so merging a source twice adds nothing. Rejections get a content
+        # origin so they merge once. shard_targets: the per-shard row targets of a sharded stage, persisted
+        # so that a killed driver resumes with the same targets. apis(norm_key): name checks at merge/synthesis.
+        """
+        CREATE TABLE store_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO store_meta VALUES ('uid', lower(hex(randomblob(16))));
+        ALTER TABLE rejections ADD COLUMN origin TEXT;
+        CREATE UNIQUE INDEX rejections_origin ON rejections(origin);
+        CREATE TABLE merged_sessions (origin TEXT PRIMARY KEY, session_id INTEGER, last_call_id INTEGER NOT NULL);
+        CREATE INDEX apis_norm_key ON apis(norm_key);
+        CREATE TABLE shard_targets (
+            run_id TEXT NOT NULL, stage TEXT NOT NULL, shard INTEGER NOT NULL, shards INTEGER NOT NULL,
+            total INTEGER NOT NULL, target INTEGER NOT NULL, updated_at TEXT NOT NULL,
+            PRIMARY KEY (run_id, stage, shard)
+        )
+        """,
+    ),
 ]

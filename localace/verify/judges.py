@@ -51,13 +51,16 @@ WEAK_JUDGE_BYTES = 1 << 30  # GGUFs under 1 GiB (about <1.5B parameters at 4 bit
 
 def judge_mode(requested: str, backend: object) -> str:
     """Resolve `auto`: small local models record advisory verdicts instead of rejecting on them."""
-    if requested != "auto":
-        return requested
     model = getattr(backend, "model", None)
     path = getattr(model, "path", None)
-    if path is not None and path.stat().st_size < WEAK_JUDGE_BYTES:
-        return "advisory"
-    return "enforce"
+    return judge_mode_for_size(requested, path.stat().st_size if path is not None and requested == "auto" else None)
+
+
+def judge_mode_for_size(requested: str, model_bytes: int | None) -> str:
+    """judge_mode from the judge GGUF's size (None: not a GGUF), e.g. as a cluster node reported it."""
+    if requested != "auto":
+        return requested
+    return "advisory" if model_bytes is not None and model_bytes < WEAK_JUDGE_BYTES else "enforce"
 
 
 class Judges:
