@@ -70,16 +70,43 @@ def _count(db):
         return 0
 
 
-def _synth(db, n):
+def _synth(db, n, *extra):
     return [sys.executable, "-m", "localace", "apis", "synth", "--db", str(db), "--model", "fake", "--n", str(n),
-            "--depth", "1"]
+            "--depth", "1", *extra]
 
 
-def test_kill_during_synth_then_rerun_gives_exactly_n(tmp_path):
+def _kill_at(db, n, env, *extra):
+    proc = subprocess.Popen(_synth(db, n, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.time() + 120
+    while _count(db) < 15 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return _count(db)
+
+
+def test_kill_during_batched_synth_then_rerun_gives_exactly_n(tmp_path):
+    """Batched (--parallel 4): a killed and resumed run loses and repeats nothing, and has exactly n APIs."""
     n = 60
     db = tmp_path / "k.db"
     env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent.parent)}
-    proc = subprocess.Popen(_synth(db, n), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    assert 0 < _kill_at(db, n, env, "--parallel", "4") < n
+    done = subprocess.run(_synth(db, n, "--parallel", "4"), capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with sqlite3.connect(db) as c:
+        rows = c.execute("SELECT id, name, seq FROM apis").fetchall()
+        done_items = c.execute("SELECT COUNT(*), COUNT(DISTINCT result_id) FROM work_items "
+                               "WHERE stage='apis' AND status='done'").fetchone()
+    assert len(rows) == n and len({r[1] for r in rows}) == n and len({r[2] for r in rows}) == n
+    assert done_items == (n, n)
+
+
+def test_kill_during_synth_then_rerun_gives_exactly_n(tmp_path):
+    """--deterministic: a killed and resumed run writes exactly what an uninterrupted one writes."""
+    n = 60
+    db = tmp_path / "k.db"
+    env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent.parent)}
+    proc = subprocess.Popen(_synth(db, n, "--deterministic"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     deadline = time.time() + 120
     while _count(db) < 15 and time.time() < deadline and proc.poll() is None:
         time.sleep(0.05)
@@ -87,10 +114,10 @@ def test_kill_during_synth_then_rerun_gives_exactly_n(tmp_path):
     proc.wait()
     killed_at = _count(db)
     assert 0 < killed_at < n
-    done = subprocess.run(_synth(db, n), capture_output=True, text=True, env=env, timeout=300)
+    done = subprocess.run(_synth(db, n, "--deterministic"), capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr
     ref = tmp_path / "ref.db"
-    subprocess.run(_synth(ref, n), capture_output=True, env=env, timeout=300, check=True)
+    subprocess.run(_synth(ref, n, "--deterministic"), capture_output=True, env=env, timeout=300, check=True)
     with sqlite3.connect(db) as c, sqlite3.connect(ref) as r:
         got = c.execute("SELECT id, name, seq FROM apis ORDER BY seq").fetchall()
         want = r.execute("SELECT id, name, seq FROM apis ORDER BY seq").fetchall()

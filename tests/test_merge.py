@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from localace.cli import cli
+from localace.runs import record_rejection
 from localace.store import open_store
 from localace.store.merge import merge_database
 
@@ -198,10 +199,15 @@ def test_a_second_merge_appends_only_calls_made_since(two_runs, tmp_path):
 
 def test_rejections_merged_back_and_forth_stay_single(two_runs, tmp_path):
     a, _ = _copies(two_runs, tmp_path)
+    store = open_store(a)  # the fake model's run may reject nothing: two rejections of the run's own stages
+    run_id = store.conn.execute("SELECT id FROM runs WHERE command='dialogs generate'").fetchone()[0]
+    record_rejection(store, run_id, "dialogs", 0, 0, "roundtrip", "arguments do not match the call")
+    record_rejection(store, run_id, "dialogs", 1, 2, "user_voice", "the user turn narrates")
+    store.close()
     c_db, back = tmp_path / "c.db", tmp_path / "back.db"
     _copy(a, back)
     rejections = _count(a, "SELECT COUNT(*) FROM rejections")
-    assert rejections > 0
+    assert rejections >= 2
     assert CliRunner().invoke(cli, ["merge", str(a), "--into", str(c_db)]).exit_code == 0
     assert CliRunner().invoke(cli, ["merge", str(c_db), "--into", str(back)]).exit_code == 0
     assert _count(back, "SELECT COUNT(*) FROM rejections") == rejections

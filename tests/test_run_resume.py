@@ -14,9 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 
-def _cmd(db: Path, out: Path) -> list[str]:
+def _cmd(db: Path, out: Path, *extra: str) -> list[str]:
+    # --deterministic: the one-at-a-time path, whose promise is byte-identical resumes; batched runs promise
+    # exact counts with nothing lost or repeated (test below).
     return [sys.executable, "-m", "localace", "run", "--db", str(db), "--model", "fake", "--apis", "10",
-            "--dialogs", "14", "--seed", "7", "--out", str(out)]
+            "--dialogs", "14", "--seed", "7", "--out", str(out), *(extra or ("--deterministic",))]
 
 
 def _q(db: Path, sql: str) -> int:
@@ -147,3 +149,29 @@ def test_bad_docs_folder_fails_before_recording_a_run(tmp_path):
     good = CliRunner().invoke(cli, ["run", "--db", db, "--model", "fake", "--apis", "2", "--dialogs", "2",
                                     "--max-docs", "2"])
     assert good.exit_code == 0, good.output  # the failed attempt left no run behind to conflict with
+
+
+def test_batched_run_killed_at_several_points_resumes_with_exact_counts(tmp_path):
+    db, out = tmp_path / "k.db", tmp_path / "k.jsonl"
+    kills = 0
+    for point in KILL_POINTS[1:3]:
+        proc = subprocess.Popen(_cmd(db, out, "--parallel", "4"), env=ENV, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        deadline = time.time() + 120
+        while proc.poll() is None and time.time() < deadline and not _q(db, point):
+            time.sleep(0.02)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+    assert kills >= 1
+    done = subprocess.run(_cmd(db, out, "--parallel", "4"), env=ENV, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert _q(db, "SELECT COUNT(*) FROM apis WHERE run_id IS NOT NULL") == 10
+    assert _q(db, "SELECT COUNT(*) FROM dialogs") == 14
+    assert _q(db, "SELECT COUNT(*) FROM dialogs WHERE status = 'generated'") == 0
+    for stage, table in (("apis", "apis"), ("dialogs", "dialogs")):  # one work item per row, none twice
+        assert _q(db, f"SELECT COUNT(DISTINCT result_id) FROM work_items WHERE stage='{stage}' AND status='done'") == \
+            _q(db, f"SELECT COUNT(*) FROM {table}" + (" WHERE run_id IS NOT NULL" if table == "apis" else ""))
+    kept = _q(db, "SELECT COUNT(*) FROM dialogs WHERE status = 'kept'")
+    assert sum(1 for _ in out.open()) == kept

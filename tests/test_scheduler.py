@@ -219,3 +219,47 @@ def test_resume_after_a_stop_redoes_nothing_committed_and_resends_no_cached_requ
     assert len(sent_first) + len(sent_again) == sum(turns)  # exact: every request decoded once overall
     assert committed == whole
     store.close()
+
+
+def test_requests_go_to_their_roles_backend_each_in_its_own_batch(store):
+    class Learner(FakeBackend):
+        scored = 0
+
+        def score(self, messages, target):
+            self.scored += 1
+            return super().score(messages, target)
+
+    main, learner = Learner(), Learner()
+    gen = {"": CachedBackend(main, store), "learner": CachedBackend(learner, store)}
+
+    def two_roles(item: int):
+        text = (yield ask(item, 0)).text
+        total, _ = yield Request([{"role": "user", "content": f"item {item}"}], op="score", target=text, model="learner")
+        return total
+
+    outcomes = list(run_tasks((two_roles(i) for i in range(4)), gen, parallel=4))
+    assert all(o.ok for o in outcomes)
+    assert sum(main.batch_sizes) == 4 and main.scored == 0  # generations on the stage's model
+    assert learner.scored == 4 and learner.batch_sizes == [] and not learner.calls  # scores on the learner
+
+
+def _slot_task(committed: list[int], fails: set[int]):
+    def task(slot: int):
+        yield ask(slot, 0)
+        if slot in fails:
+            return ("failed", slot)
+        committed.append(slot)
+        return ("kept", slot)
+    return task
+
+
+@pytest.mark.parametrize("parallel", [1, 3, 8])
+def test_run_slots_reaches_the_target_exactly_with_failed_slots_topped_up(store, parallel):
+    from localace.scheduler import run_slots
+
+    committed: list[int] = []
+    events = list(run_slots(iter(range(100)), _slot_task(committed, {1, 2, 5}), CachedBackend(FakeBackend(), store),
+                            parallel=parallel, room=lambda in_flight: len(committed) + in_flight < 6))
+    assert len(committed) == 6 and committed == sorted(committed)  # never more than asked, slots in order
+    assert [e[1] for e in events] == list(range(9))  # every started slot reported once, in slot order
+    assert [e[1] for e in events if e[0] == "failed"] == [1, 2, 5]

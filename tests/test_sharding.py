@@ -127,7 +127,7 @@ def test_an_api_name_made_by_two_shards_is_merged_once_and_topped_up(tmp_path, m
     original = ApiSynthesizer._candidate
 
     def same_name_in_pairs(self, rng, slot, attempt):  # slots 2j and 2j+1 (shards 0 and 1) invent the same name
-        spec, steps = original(self, rng, slot, attempt)
+        spec, steps = yield from original(self, rng, slot, attempt)  # a task: it yields its model calls
         return spec.replace(name=f"shared_name_{slot // 2}"), steps
 
     monkeypatch.setattr(ApiSynthesizer, "_candidate", same_name_in_pairs)
