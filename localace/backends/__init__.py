@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from localace.backends.base import Backend, Completion, Message, Output, Sampling
+from localace.errors import UserError
 
 FAKE_MODEL = "fake"  # `--model fake`: the scripted test backend, for tests and dry runs
 
 
-def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[object], str] | None = None) -> Backend:
-    """Resolve `--model` and build its backend; raises UserError subclasses on bad input."""
+def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[object], str] | None = None,
+                 lora: str | None = None) -> Backend:
+    """Resolve `--model` (and `--lora`, a llama.cpp LoRA adapter GGUF) and build its backend; raises UserError
+    subclasses on bad input."""
     if model == FAKE_MODEL:
+        if lora:
+            raise UserError("--lora needs a GGUF model; the fake backend has no weights to adapt")
         from localace.backends.fake import FakeBackend
 
         return FakeBackend()
@@ -19,8 +25,10 @@ def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[o
     from localace.model_catalogue import resolve_model
 
     ref = resolve_model(model)
+    adapter = Path(lora).expanduser().resolve() if lora else None
     hasher = (lambda: file_hash(ref.path)) if file_hash else None
-    return LlamaCppBackend(ref, n_ctx=n_ctx, file_hash=hasher)
+    lora_hasher = (lambda: file_hash(adapter)) if file_hash and adapter else None
+    return LlamaCppBackend(ref, n_ctx=n_ctx, file_hash=hasher, lora=adapter, lora_hash=lora_hasher)
 
 
 __all__ = ["Backend", "Completion", "Message", "Output", "Sampling", "make_backend", "FAKE_MODEL"]

@@ -5,19 +5,20 @@ from __future__ import annotations
 import os
 import time
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any, Callable
 
 from localace.backends.base import Completion, Message, Output, Sampling
 from localace.backends.kv_snapshots import KvSnapshots, common_prefix, read_llama_state, write_llama_state
 from localace.backends.validation import check_output
-from localace.errors import ConstraintViolation, GenerationError, ModelLoadError
+from localace.errors import ConstraintViolation, GenerationError, ModelLoadError, ModelNotFoundError
 from localace.model_catalogue import ModelRef, check_gguf
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-_LOADED: dict[tuple[str, int], Any] = {}  # one llama_cpp.Llama per (file, context) per process
+_LOADED: dict[tuple, Any] = {}  # one llama_cpp.Llama per (file, context[, LoRA adapter]) per process
 _KV: dict[int, KvSnapshots] = {}  # per loaded Llama (by id; they live as long as _LOADED): its KV-cache bookkeeping
 
 
@@ -42,8 +43,8 @@ def _quiet_llama_logs() -> None:
     _quiet_llama_logs.keep = _drop  # type: ignore[attr-defined]  # keep the callback alive
 
 
-def load_llama(path: str, n_ctx: int, n_threads: int | None = None) -> Any:
-    key = (path, n_ctx)
+def load_llama(path: str, n_ctx: int, n_threads: int | None = None, lora: str | None = None) -> Any:
+    key = (path, n_ctx) if lora is None else (path, n_ctx, lora)
     if key not in _LOADED:
         import llama_cpp
 
@@ -54,21 +55,50 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None = None) -> Any:
         try:
             _LOADED[key] = llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
-                n_batch=512, seed=0, verbose=False,
+                n_batch=512, seed=0, verbose=False, lora_path=lora,
             )
         except (ValueError, RuntimeError, OSError) as e:
-            raise ModelLoadError(f"llama.cpp could not load {path}: {str(e).splitlines()[0][:200]}") from None
+            what = f"{path} with LoRA adapter {lora}" if lora else path
+            raise ModelLoadError(f"llama.cpp could not load {what}: {str(e).splitlines()[0][:200]}") from None
     return _LOADED[key]
+
+
+def chat_formatter(llama: Any, model: ModelRef, *, add_generation_prompt: bool = True) -> Any:
+    """The model's chat template as a formatter (ChatML when the catalogue says so and the file has none).
+    Shared with training, so that training renders dialogs exactly as inference does."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        if "chatml" not in model.chat_format:
+            raise ModelLoadError(f"{model.path.name} has no chat template (a base model?); use an instruct GGUF")
+        template = CHATML_TEMPLATE
+    eos = llama._model.token_get_text(llama.token_eos())
+    bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
+    return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=add_generation_prompt)
+
+
+def tokenize_text(llama: Any, text: str) -> list[int]:
+    # The chat template writes BOS itself where the model wants one.
+    return llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
 
 class LlamaCppBackend:
     name = "llamacpp"
 
-    def __init__(self, model: ModelRef, *, n_ctx: int = 4096, file_hash: Callable[[], str] | None = None) -> None:
+    def __init__(self, model: ModelRef, *, n_ctx: int = 4096, file_hash: Callable[[], str] | None = None,
+                 lora: Path | None = None, lora_hash: Callable[[], str] | None = None) -> None:
         check_gguf(model.path)
+        if lora is not None:
+            try:
+                check_gguf(lora)
+            except (ModelLoadError, ModelNotFoundError) as error:  # they say "model file": name the option
+                raise type(error)(f"--lora: {error}") from None
         self.model = model
         self.n_ctx = n_ctx
         self._file_hash = file_hash
+        self.lora = lora  # a llama.cpp LoRA adapter GGUF applied on top of the model
+        self._lora_hash = lora_hash
         self._llama: Any = None
         self._formatter: Any = None
         self._constraints: Any = None
@@ -77,7 +107,7 @@ class LlamaCppBackend:
     @property
     def llama(self) -> Any:
         if self._llama is None:
-            self._llama = load_llama(str(self.model.path), self.n_ctx)
+            self._llama = load_llama(str(self.model.path), self.n_ctx, lora=str(self.lora) if self.lora else None)
         return self._llama
 
     def _prepare_cache(self, prompt: list[int]) -> int:
@@ -102,7 +132,7 @@ class LlamaCppBackend:
     def fingerprint(self) -> dict[str, Any]:
         from localace.hashing import file_sha256
 
-        return {
+        fingerprint = {
             "backend": self.name,
             "model_sha256": self._file_hash() if self._file_hash else file_sha256(str(self.model.path)),
             "n_ctx": self.n_ctx,
@@ -110,30 +140,20 @@ class LlamaCppBackend:
             "llguidance": _version("llguidance"),
             "outlines": _version("outlines"),
         }
+        if self.lora is not None:  # only then: a base model's cache keys stay what they were
+            fingerprint["lora_sha256"] = self._lora_hash() if self._lora_hash else file_sha256(str(self.lora))
+        return fingerprint
 
     def _chat_formatter(self) -> Any:
         if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            llama = self.llama
-            template = llama.metadata.get("tokenizer.chat_template")
-            if not template:
-                if "chatml" not in self.model.chat_format:
-                    raise ModelLoadError(
-                        f"{self.model.path.name} has no chat template (a base model?); use an instruct GGUF"
-                    )
-                template = CHATML_TEMPLATE
-            eos = llama._model.token_get_text(llama.token_eos())
-            bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
-            self._formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+            self._formatter = chat_formatter(self.llama, self.model)
         return self._formatter
 
     def render_prompt(self, messages: list[Message]) -> str:
         return self._chat_formatter()(messages=messages).prompt
 
     def tokenize(self, text: str) -> list[int]:
-        # The chat template writes BOS itself where the model wants one.
-        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return tokenize_text(self.llama, text)
 
     def _processor(self, output: Output) -> Any:
         if self._constraints is None:

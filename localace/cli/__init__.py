@@ -11,6 +11,7 @@ from localace.cli.eval import eval_cmd
 from localace.cli.ingest import import_cmd, verify_cmd
 from localace.cli.report import report_cmd
 from localace.cli.run import export_cmd, run_cmd
+from localace.cli.train import train_cmd
 from localace.cli.core import generate_cmd, models_cmd, stats_cmd
 
 
@@ -20,7 +21,8 @@ def cli() -> None:
     """Synthesize tool-calling training data offline with local GGUF models (ToolACE method)."""
 
 
-for command in (run_cmd, models_cmd, generate_cmd, stats_cmd, apis_group, dialogs_group, export_cmd, import_cmd, verify_cmd, report_cmd, eval_cmd):
+for command in (run_cmd, models_cmd, generate_cmd, stats_cmd, apis_group, dialogs_group, export_cmd, import_cmd, verify_cmd, report_cmd, eval_cmd,
+                train_cmd):
     cli.add_command(command)
 
 

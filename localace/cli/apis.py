@@ -17,7 +17,7 @@ from localace.apis.stage import ApiStageConfig, prepare_api_stage
 from localace.apis.synth import coverage, insert_api
 from localace.apis.text_norm import norm_key
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import ctx_option, db_option, existing_store, err, fail, handle_errors, lora_option, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.runs import rejection_counts
@@ -43,6 +43,7 @@ def counter_table(title: str, counts: Counter, top: int = 40) -> Table:
 @apis_group.command("synth")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--n", "n", type=click.IntRange(1, 1_000_000), default=20, show_default=True, help="APIs to end with.")
@@ -53,12 +54,12 @@ def counter_table(title: str, counts: Counter, top: int = 40) -> Table:
 @click.option("--generations", type=click.IntRange(0, 6), default=2, show_default=True,
               help="Evolution operators applied to each new API.")
 @handle_errors
-def synth_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
+def synth_cmd(db_path: str, model: str | None, lora: str | None, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
               depth: int,
               breadth: int, generations: int) -> None:
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
     store = open_store(db_path)
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store,
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora), store,
                         store.start_session(shlex.join(["localace", *sys.argv[1:]])))
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,
                          max_docs=max_docs)

@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from localace.errors import GenerationError, LocalaceError, UserError
 
@@ -29,6 +30,11 @@ def model_option(f: Callable) -> Callable:
                         help="Catalogue name or path to a .gguf (env LOCALACE_MODEL); default: the embedded model.")(f)
 
 
+def lora_option(f: Callable) -> Callable:
+    return click.option("--lora", "lora", default=None, metavar="ADAPTER.gguf",
+                        help="llama.cpp LoRA adapter applied to --model (e.g. written by `localace train`).")(f)
+
+
 def seed_option(f: Callable) -> Callable:
     return click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")(f)
 
@@ -39,7 +45,8 @@ def ctx_option(f: Callable) -> Callable:
 
 
 def fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]Error:[/] {message}", markup=True, highlight=False, soft_wrap=True)
+    # The message is text, not markup: "pip install 'localace[train]'" must not lose "[train]" as a tag.
+    err.print(f"[bold red]Error:[/] {escape(message)}", markup=True, highlight=False, soft_wrap=True)
     sys.exit(code)
 
 

@@ -11,7 +11,7 @@ import click
 
 from localace.backends import make_backend
 from localace.cli.apis import counter_table
-from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, lora_option, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
 from localace.dialogs.generate import DialogConfig, parse_mix
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
@@ -38,6 +38,7 @@ def parse_band(text: str) -> tuple[float, float]:
 @dialogs_group.command("generate")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--n", "n", type=click.IntRange(1, 10_000_000), default=20, show_default=True, help="Dialogs to end with.")
@@ -47,13 +48,13 @@ def parse_band(text: str) -> tuple[float, float]:
 @click.option("--learner", default=None, help="GGUF scoring complexity (default: the generation model).")
 @click.option("--no-complexity", is_flag=True, help="Skip complexity scoring and the band.")
 @handle_errors
-def generate_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n: int, mix: str | None, k: int, band: str,
+def generate_cmd(db_path: str, model: str | None, lora: str | None, seed: int, n_ctx: int, n: int, mix: str | None, k: int, band: str,
                  learner: str | None, no_complexity: bool) -> None:
     """Generate dialogs until the run holds N. Kill and rerun to resume."""
     cfg = DialogConfig(n=n, seed=seed, k=k, mix=parse_mix(mix), band=parse_band(band), complexity=not no_complexity)
     store = existing_store(db_path, f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora), store, session)
     scorer = None
     if learner:
         scorer = CachedBackend(make_backend(learner, n_ctx=n_ctx, file_hash=store.file_hash), store, session)

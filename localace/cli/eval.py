@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import shlex
 import sys
+from pathlib import Path
 
 import click
 from rich.table import Table
 
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, err, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import ctx_option, db_option, err, handle_errors, lora_option, model_option, out, print_json, seed_option
 from localace.cli.progress import progress
 from localace.evaluate.prompting import MODES, PROMPT
 from localace.evaluate.runner import MAX_TOKENS, EntryResult, EvalReport, load_eval_set, run_eval
@@ -45,6 +46,7 @@ def error_table(report: EvalReport) -> Table:
 @click.command("eval")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--data", "data_path", required=True, help="BFCL question entries (JSON Lines).")
@@ -58,16 +60,18 @@ def error_table(report: EvalReport) -> Table:
               help="Token budget of each answer; a longer answer counts as a decode failure.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @handle_errors
-def eval_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, data_path: str, answers_path: str | None,
+def eval_cmd(db_path: str, model: str | None, lora: str | None, seed: int, n_ctx: int, data_path: str, answers_path: str | None,
              category: str | None, limit: int | None, mode: str, max_tokens: int, as_json: bool) -> None:
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
     items = load_eval_set(data_path, answers_path, category=category, limit=limit)
     store = open_store(db_path)
-    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash)
+    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)
     model_ref = getattr(backend, "model", None)
     name = getattr(model_ref, "name", None) or model or backend.name
+    if lora:
+        name = f"{name}+{Path(lora).name}"
     correct = 0
     with progress() as bar:
         task = bar.add_task("eval", total=len(items), info="")

@@ -8,7 +8,7 @@ import sys
 import click
 
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import ctx_option, db_option, existing_store, handle_errors, lora_option, model_option, out, seed_option
 from localace.cli.progress import progress
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
@@ -40,6 +40,7 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 @click.command("verify")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--run", "run_id", default=None, help="Dialog run to verify (default: every run with unverified dialogs).")
@@ -48,7 +49,7 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
               show_default=True, help="auto: enforce verdicts, except a judge GGUF under 1 GiB only records them.")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True)
 @handle_errors
-def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
+def verify_cmd(db_path: str, model: str | None, lora: str | None, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
                judges_mode: str, judge_samples: int) -> None:
     """Run the rule layer (and model judges) over dialogs not verified yet."""
     store = existing_store(db_path)
@@ -57,7 +58,7 @@ def verify_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, run_id: s
     judges = None
     if not no_judges:
         session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-        gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+        gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora), store, session)
         judges = Judges(gen, samples=judge_samples, seed=seed, enforce=judge_mode(judges_mode, gen.backend) == "enforce")
     with progress() as bars:
         for rid in runs:

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, lora_option, model_option, out, seed_option
 from localace.cli.dialogs import parse_band
 from localace.cli.progress import progress
 from localace.dialogs.generate import iter_dialogs, parse_mix
@@ -44,6 +44,7 @@ def funnel_table(funnel: dict) -> Table:
 @click.command("run")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--apis", "n_apis", type=click.IntRange(1, 1_000_000), default=6, show_default=True)
@@ -67,7 +68,7 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="openai", show_default=True)
 @click.option("--force-new-run", is_flag=True, help="Start a new run although the db holds one with another config.")
 @handle_errors
-def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
+def run_cmd(db_path: str, model: str | None, lora: str | None, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
             max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
             judges_mode: str, no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
             force_new_run: bool) -> None:
@@ -83,7 +84,7 @@ def run_cmd(db_path: str, model: str | None, seed: int, n_ctx: int, n_apis: int,
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
     store = open_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora), store, session)
     judge_gen = None
     if judge_model and judges_mode != "off":
         judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash), store, session)

@@ -11,6 +11,7 @@ from localace.formats.registry import IMPORT_FORMATS, import_rows
 from localace.hashing import file_sha256
 from localace.runs import ensure_run
 from localace.dialogs.generate import insert_dialog
+from localace.dialogs.model import Dialog
 from localace.store.db import Store
 
 
@@ -36,16 +37,23 @@ def _rows(path: Path) -> list[str]:
     return text.splitlines()
 
 
-def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
+def read_dialogs(path: str | Path, fmt: str) -> tuple[list[Dialog], list[tuple[int, str]]]:
+    """The dialogs of a dataset file and its unreadable rows (line, reason); UserError when the file is missing
+    or no row reads as `fmt`."""
     path = Path(path)
     if fmt not in IMPORT_FORMATS:
         raise UserError(f"cannot import format {fmt!r}; choose one of {', '.join(IMPORT_FORMATS)}")
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    lines = _rows(path)
-    dialogs, errors = import_rows(lines, fmt)
+    dialogs, errors = import_rows(_rows(path), fmt)
     if not dialogs and errors:
         raise UserError(f"{path}: no row could be read as {fmt} (line {errors[0][0]}: {errors[0][1][:160]})")
+    return dialogs, errors
+
+
+def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
+    path = Path(path)
+    dialogs, errors = read_dialogs(path, fmt)
     run = ensure_run(store, "import", {"file": file_sha256(str(path))[:16], "format": fmt})
     summary = IngestSummary(run.id, malformed=errors)
     with store.transaction():
