@@ -20,8 +20,8 @@ def _start(script: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(proc: subprocess.Popen) -> tuple[dict, str]:
-    stdout, stderr = proc.communicate(timeout=120)
+def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[dict, str]:
+    stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr
     lines = stdout.strip().splitlines()
     return json.loads(lines[-1]), stdout
@@ -68,3 +68,33 @@ def test_pipeline_on_the_fake_backend_reports_stages_and_replays_from_cache(runs
     # Replaying on a db that holds only the generation cache: every call hits, same dialogs and verdicts.
     assert result["replay_cache_hit_rate"] == 1.0
     assert result["replay_same_result"] is True
+
+
+def test_loop_synthesizes_trains_and_evaluates_base_against_tuned(tmp_path):
+    """loop.py end to end at toy size: fake-backend data, a tiny random GGUF, one BFCL-format category."""
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    pytest.importorskip("gguf", reason="the train extra (gguf) is not installed")
+    import sqlite3
+
+    from tiny_gguf import write_tiny_model
+
+    model = write_tiny_model(tmp_path / "tiny.gguf", n_layer=1, n_embd=32, n_head=2, n_head_kv=1, n_ff=64)
+    bfcl = tmp_path / "bfcl"
+    (bfcl / "possible_answer").mkdir(parents=True)
+    fixtures = ROOT / "tests" / "fixtures" / "eval"
+    simple = [line for line in (fixtures / "mini.jsonl").read_text().splitlines() if '"id": "simple_' in line]
+    answers = [line for line in (fixtures / "mini.answers.jsonl").read_text().splitlines() if '"id": "simple_' in line]
+    (bfcl / "BFCL_v4_simple.json").write_text("\n".join(simple) + "\n")
+    (bfcl / "possible_answer" / "BFCL_v4_simple.json").write_text("\n".join(answers) + "\n")
+    proc = _start("loop.py", "--synth-model", "fake", "--no-judges", "--model", str(model), "--work", str(tmp_path / "w"),
+                  "--dialogs", "3", "--apis", "2", "--max-docs", "2", "--epochs", "1", "--limit", "1",
+                  "--bfcl-dir", str(bfcl), "--categories", "simple", "--modes", "prompt")
+    result, text = _finish(proc, timeout=300)  # five localace processes, each importing llama.cpp or torch
+    assert "base vs tuned" in text and "tokens/s" in text
+    assert set(result["scores"]) == {"simple/prompt/base", "simple/prompt/tuned"}
+    assert all(score["total"] == 1 for score in result["scores"].values())
+    assert result["train"]["examples"] > 0 and result["train_tokens_per_s"] > 0
+    # BFCL is the yardstick only: the training database never saw an eval entry or its functions.
+    synth = sqlite3.connect(tmp_path / "w" / "synth.db")
+    assert synth.execute("SELECT COUNT(*) FROM eval_results").fetchone()[0] == 0
+    assert not synth.execute("SELECT COUNT(*) FROM dialogs WHERE data_json LIKE '%math.hypot%'").fetchone()[0]

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import click
 
-from localace.cli.common import db_option, err, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import (
+    db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option,
+)
 from localace.cli.progress import progress
 from localace.errors import UserError
 from localace.formats.registry import IMPORT_FORMATS
@@ -44,11 +46,13 @@ def merged_path(out_path: Path, dtype: str) -> Path:
               help="torch threads [default: LOCALACE_THREADS, else all cores].")
 @click.option("--merge", type=click.Choice(MERGE_CHOICES), default=None,
               help="Also write the full model with the adapter merged in (<out>.merged-f16.gguf); never requantized.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON summary instead of text.")
 @seed_option
 @handle_errors
 def train_cmd(db_path: str, model: str | None, run_id: str | None, data_path: str | None, data_format: str | None,
               fmt: str, out_path: str, rank: int, alpha: float | None, lr: float, epochs: int, batch: int,
-              max_tokens: int, save_every: int, threads: int | None, merge: str | None, seed: int) -> None:
+              max_tokens: int, save_every: int, threads: int | None, merge: str | None, as_json: bool,
+              seed: int) -> None:
     """Fine-tune a LoRA adapter on kept dialogs; run the same command again to resume a killed training."""
     from localace.train import require_train_extra
 
@@ -97,22 +101,30 @@ def train_cmd(db_path: str, model: str | None, run_id: str | None, data_path: st
     err.print(f"train run {run.id} ({state}): {len(examples.examples)} examples from {len(dialogs)} dialogs, "
               f"{examples.tokens:,} tokens ({examples.target_tokens:,} trained), {trainer.total_steps} steps, "
               f"{threads} threads" + (f"; left out: {skipped}" if skipped else ""), markup=False)
-    tokens, seconds = _run_steps(trainer)
+    _run_steps(trainer)
     trainer.finish()
     adapter = trainer.write_adapter(out_file)
-    report = trainer.report()
-    speed = f", {tokens / seconds:,.0f} tokens/s" if seconds else ""
-    out.print(f"wrote {adapter} ({adapter.stat().st_size / 1e6:.1f} MB, rank {rank}); loss {report['first_epoch_loss']}"
-              f" (first epoch) → {report['last_epoch_loss']} (last epoch){speed}", markup=False)
+    report = {"run": run.id, "adapter": str(adapter), "adapter_bytes": adapter.stat().st_size, "rank": rank,
+              **trainer.report(), "target_tokens": examples.target_tokens, "dialogs": len(dialogs),
+              "skipped": dict(examples.skipped), "threads": threads}
     if merge:
         with err.status(f"writing the merged {merge} model…"):
-            merged = trainer.write_merged(merged_path(out_file, merge), gguf_model, merge)
-        out.print(f"wrote {merged} ({merged.stat().st_size / 1e6:.0f} MB, {merge}, adapter merged)", markup=False)
+            report["merged"] = str(trainer.write_merged(merged_path(out_file, merge), gguf_model, merge))
+    if as_json:
+        print_json(report)
+        return
+    speed = f", {report['tokens_per_s']:,.0f} tokens/s" if report["tokens_per_s"] else ""
+    out.print(f"wrote {adapter} ({report['adapter_bytes'] / 1e6:.1f} MB, rank {rank}); loss "
+              f"{report['first_epoch_loss']} (first epoch) → {report['last_epoch_loss']} (last epoch){speed}",
+              markup=False)
+    if merge:
+        size = Path(report["merged"]).stat().st_size
+        out.print(f"wrote {report['merged']} ({size / 1e6:.0f} MB, {merge}, adapter merged)", markup=False)
     out.print(f"next: localace eval --lora {adapter} --data BFCL_FILE", markup=False)
 
 
-def _run_steps(trainer) -> tuple[int, float]:
-    """Train with a progress bar; returns (tokens, seconds) of this session's steps."""
+def _run_steps(trainer) -> None:
+    """Train with a progress bar showing the loss (mean of the last 10 steps) and this session's tokens/s."""
     tokens, seconds = 0, 0.0
     recent: list[float] = []
     with progress() as bar:
@@ -124,4 +136,3 @@ def _run_steps(trainer) -> tuple[int, float]:
             bar.update(task, completed=event.step,
                        info=f"epoch {event.epoch + 1} · loss {sum(recent) / len(recent):.3f} · "
                             f"{tokens / max(seconds, 1e-9):,.0f} tok/s")
-    return tokens, seconds

@@ -11,7 +11,7 @@ from localace.store.db import Store, utcnow
 class Checkpoint:
     step: int
     total_steps: int
-    state: bytes  # torch.save of {"lora", "optimizer", "losses"}
+    state: bytes  # torch.save of {"lora", "optimizer", "losses", "tokens", "seconds"}
 
 
 def save_checkpoint(store: Store, run_id: str, checkpoint: Checkpoint) -> None:

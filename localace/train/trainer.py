@@ -78,6 +78,8 @@ class Trainer:
         self.total_steps = self.steps_per_epoch * cfg.epochs
         self.step = 0
         self.losses: list[float] = []
+        self.tokens = 0  # tokens trained on and seconds spent in steps, over every session of this run
+        self.seconds = 0.0
         checkpoint = load_checkpoint(store, run_id)
         if checkpoint is not None:
             self._restore(checkpoint)
@@ -92,12 +94,13 @@ class Trainer:
         self.lora.load_state_dict(state["lora"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.losses = list(state["losses"])
+        self.tokens, self.seconds = int(state["tokens"]), float(state["seconds"])
         self.step = checkpoint.step
 
     def _save(self) -> None:
         buffer = io.BytesIO()
         torch.save({"lora": self.lora.state_dict(), "optimizer": self.optimizer.state_dict(),
-                    "losses": self.losses}, buffer)
+                    "losses": self.losses, "tokens": self.tokens, "seconds": self.seconds}, buffer)
         save_checkpoint(self.store, self.run_id, Checkpoint(self.step, self.total_steps, buffer.getvalue()))
 
     def lr_at(self, step: int) -> float:
@@ -144,6 +147,8 @@ class Trainer:
             seconds = time.perf_counter() - start
             self.step += 1
             self.losses.append(loss)
+            self.tokens += tokens
+            self.seconds += seconds
             if self.step % self.save_every == 0 or self.step == self.total_steps:
                 self._save()
             yield StepEvent(self.step, self.total_steps, epoch, loss, tokens, seconds)
@@ -162,7 +167,9 @@ class Trainer:
         first = self.losses[: self.steps_per_epoch]
         last = self.losses[-self.steps_per_epoch:]
         return {"steps": self.step, "total_steps": self.total_steps, "examples": len(self.examples),
-                "first_epoch_loss": _mean(first), "last_epoch_loss": _mean(last)}
+                "first_epoch_loss": _mean(first), "last_epoch_loss": _mean(last), "tokens": self.tokens,
+                "seconds": round(self.seconds, 3),
+                "tokens_per_s": round(self.tokens / self.seconds, 1) if self.seconds else None}
 
     def finish(self) -> None:
         set_run_status(self.store, self.run_id, "done", self.report())
