@@ -252,6 +252,29 @@ def test_openai_format_needs_a_template_that_renders_tools(tmp_path):
         build_examples(good_dialogs(), "openai", tokenizer)
 
 
+# A ChatML template that renders OpenAI tools and tool calls the way Qwen-style templates do.
+TOOLS_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'system' %}<|im_start|>system\n{{ m['content'] }}"
+    "{% if tools %}\n<tools>{% for t in tools %}{{ t | tojson }}{% endfor %}</tools>{% endif %}<|im_end|>\n"
+    "{% elif m['role'] == 'assistant' and m['tool_calls'] %}<|im_start|>assistant\n{% for c in m['tool_calls'] %}"
+    "<tool_call>{{ {'name': c['function']['name'], 'arguments': c['function']['arguments']} | tojson }}</tool_call>"
+    "{% endfor %}<|im_end|>\n{% else %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def test_openai_format_trains_the_tool_calls_the_template_renders(tmp_path):
+    tokenizer = ChatTokenizer(ref_of(write_tiny_model(tmp_path / "m.gguf", template=TOOLS_TEMPLATE)))
+    examples = build_examples(short_dialogs(1), "openai", tokenizer)
+    (example,) = examples.examples
+    (start, end), = example.spans
+    reply = tokenizer.llama.detokenize(list(example.tokens[start:end]), special=True).decode()
+    # arguments reach the template as a mapping (not a JSON string inside JSON)
+    assert reply == '<tool_call>{"name": "add", "arguments": {"a": 0, "b": 1}}</tool_call><|im_end|>'
+    prompt = tokenizer.llama.detokenize(list(example.tokens[:start]), special=True).decode()
+    assert '<tools>{"type": "function"' in prompt
+
+
 # ---------------------------------------------------------------- training
 
 

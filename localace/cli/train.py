@@ -58,10 +58,8 @@ def train_cmd(db_path: str, model: str | None, run_id: str | None, data_path: st
 
     require_train_extra()
     from localace.backends import FAKE_MODEL
-    from localace.formats.ingest import read_dialogs
     from localace.model_catalogue import resolve_model
-    from localace.store import open_store
-    from localace.train.examples import ChatTokenizer, build_examples, kept_dialogs
+    from localace.train.examples import ChatTokenizer, build_examples
     from localace.train.gguf_model import GgufModel
     from localace.train.trainer import TrainConfig, Trainer, training_run
 
@@ -75,18 +73,11 @@ def train_cmd(db_path: str, model: str | None, run_id: str | None, data_path: st
     if data_path and not data_format:
         raise UserError(f"--data needs --data-format ({', '.join(IMPORT_FORMATS)})")
     ref = resolve_model(model)
-    if data_path:
-        dialogs, malformed = read_dialogs(data_path, data_format)
-        if malformed:
-            err.print(f"{data_path}: {len(malformed)} rows could not be read (first, line {malformed[0][0]}: "
-                      f"{malformed[0][1][:120]})", markup=False)
-        store = open_store(db_path)
-    else:
-        store = existing_store(db_path, " (train on a database that holds verified dialogs, or pass --data)")
-        dialogs = kept_dialogs(store, run_id)
-    gguf_model = GgufModel(ref.path)
-    gguf_model.config  # refuses an unsupported architecture before anything is tokenized
-    examples = build_examples(dialogs, fmt, ChatTokenizer(ref), seed=seed, max_tokens=max_tokens)
+    store, dialogs = _training_dialogs(db_path, run_id, data_path, data_format)
+    with err.status(f"reading {ref.path.name} and tokenizing {len(dialogs)} dialogs…"):
+        gguf_model = GgufModel(ref.path)
+        gguf_model.config  # refuses an unsupported architecture before anything is tokenized
+        examples = build_examples(dialogs, fmt, ChatTokenizer(ref), seed=seed, max_tokens=max_tokens)
     skipped = ", ".join(f"{n} {reason}" for reason, n in examples.skipped.most_common())
     if not examples.examples:
         raise UserError(f"none of the {len(dialogs)} dialogs became a training example ({skipped})")
@@ -121,6 +112,22 @@ def train_cmd(db_path: str, model: str | None, run_id: str | None, data_path: st
         size = Path(report["merged"]).stat().st_size
         out.print(f"wrote {report['merged']} ({size / 1e6:.0f} MB, {merge}, adapter merged)", markup=False)
     out.print(f"next: localace eval --lora {adapter} --data BFCL_FILE", markup=False)
+
+
+def _training_dialogs(db_path: str, run_id: str | None, data_path: str | None, data_format: str | None):
+    """(store for the checkpoints, dialogs to train on): a dataset file's, or the database's kept ones."""
+    from localace.formats.ingest import read_dialogs
+    from localace.store import open_store
+    from localace.train.examples import kept_dialogs
+
+    if not data_path:
+        store = existing_store(db_path, " (train on a database that holds verified dialogs, or pass --data)")
+        return store, kept_dialogs(store, run_id)
+    dialogs, malformed = read_dialogs(data_path, data_format)
+    if malformed:
+        err.print(f"{data_path}: {len(malformed)} rows could not be read (first, line {malformed[0][0]}: "
+                  f"{malformed[0][1][:120]})", markup=False)
+    return open_store(db_path), dialogs
 
 
 def _run_steps(trainer) -> None:

@@ -60,7 +60,8 @@ def training_run(store: Store, model_sha256: str, examples: ExampleSet, cfg: Tra
 
 
 class Trainer:
-    """One training run over a frozen GGUF model; `steps()` trains from the last checkpoint to the end."""
+    """One training run over a frozen GGUF model; `steps()` trains from the last checkpoint to the end.
+    `threads` sets torch's (process-wide) thread count."""
 
     def __init__(self, store: Store, model: GgufModel, examples: list[Example], cfg: TrainConfig, run_id: str,
                  *, save_every: int = 10, threads: int | None = None) -> None:
