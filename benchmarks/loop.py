@@ -6,13 +6,14 @@ folder: kill the script and run it again to continue. BFCL is the yardstick only
 seed corpus, in a database of its own (synth.db), and evaluation writes to eval.db.
 
 Default size: 24 dialogs (4 APIs), 3 epochs, the first 100 entries of simple_python, multiple and
-irrelevance in prompt and constrained modes for base and tuned (1,200 model calls): about an hour on
-2 cores with the embedded model (see benchmarks/README.md for the measured split)."""
+irrelevance in prompt and constrained modes for base and tuned (1,200 model calls). The evaluation is the
+long pole (see benchmarks/README.md for the measured split); `--limit 25` brings the whole loop near an hour."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -37,9 +38,11 @@ def bfcl_dir() -> Path | None:
 
 
 def category_file(folder: Path, category: str) -> Path | None:
-    """BFCL_v<N>_<category>.json with the highest version N."""
-    found = sorted(folder.glob(f"BFCL_v*_{category}.json"), key=lambda p: p.name.split("_")[1])
-    return found[-1] if found else None
+    """BFCL_v<N>_<category>.json with the highest version N (exactly that category: a glob would also
+    take BFCL_v4_live_irrelevance.json for irrelevance)."""
+    pattern = re.compile(rf"BFCL_v(\d+)_{re.escape(category)}\.json")
+    found = [(int(m[1]), p) for p in folder.glob("BFCL_v*.json") if (m := pattern.fullmatch(p.name))]
+    return max(found)[1] if found else None
 
 
 def localace(args: list[str], env: dict[str, str]) -> tuple[subprocess.CompletedProcess, float]:
@@ -60,9 +63,10 @@ def require_ok(result: subprocess.CompletedProcess, what: str) -> None:
 
 
 def evaluate(env: dict[str, str], db: Path, model: str | None, lora: Path | None, data: Path, mode: str,
-             limit: int) -> dict[str, Any]:
+             limit: int, max_tokens: int | None) -> dict[str, Any]:
     """Accuracy of one model on one BFCL file in one mode, or the error that stopped `localace eval`."""
     args = ["eval", "--db", str(db), "--data", str(data), "--mode", mode, "--limit", str(limit), "--json"]
+    args += ["--max-tokens", str(max_tokens)] if max_tokens else []
     args += (["--model", model] if model else []) + (["--lora", str(lora)] if lora else [])
     result, seconds = localace(args, env)
     if result.returncode != 0:
@@ -101,6 +105,9 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=100, help="first N entries of each category")
     ap.add_argument("--categories", default=",".join(CATEGORIES))
     ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--eval-max-tokens", type=int, default=None,
+                    help="answer budget of `localace eval` (default: its own, 400); a model that never stops "
+                         "costs that many decode steps per entry")
     ap.add_argument("--bfcl-dir", default=None, help="folder of BFCL_v*_<category>.json (default: bfcl-eval's data)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -142,7 +149,8 @@ def main() -> None:
     for category in categories:
         for mode in modes:
             for side, lora in (("base", None), ("tuned", adapter)):
-                score = evaluate(env, eval_db, args.model, lora, files[category], mode, args.limit)
+                score = evaluate(env, eval_db, args.model, lora, files[category], mode, args.limit,
+                                 args.eval_max_tokens)
                 scores[(category, mode, side)] = score
                 eval_s += score["seconds"]
 

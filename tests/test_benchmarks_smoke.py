@@ -98,3 +98,17 @@ def test_loop_synthesizes_trains_and_evaluates_base_against_tuned(tmp_path):
     synth = sqlite3.connect(tmp_path / "w" / "synth.db")
     assert synth.execute("SELECT COUNT(*) FROM eval_results").fetchone()[0] == 0
     assert not synth.execute("SELECT COUNT(*) FROM dialogs WHERE data_json LIKE '%math.hypot%'").fetchone()[0]
+
+
+def test_loop_picks_the_exact_bfcl_category_file_of_the_highest_version(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        from loop import category_file
+    finally:
+        sys.path.remove(str(BENCH))
+    for name in ("BFCL_v3_irrelevance.json", "BFCL_v4_irrelevance.json", "BFCL_v4_live_irrelevance.json",
+                 "BFCL_v4_simple_python.json"):
+        (tmp_path / name).write_text("")
+    assert category_file(tmp_path, "irrelevance").name == "BFCL_v4_irrelevance.json"
+    assert category_file(tmp_path, "live_irrelevance").name == "BFCL_v4_live_irrelevance.json"
+    assert category_file(tmp_path, "simple") is None
