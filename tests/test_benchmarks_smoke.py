@@ -20,8 +20,8 @@ def _start(script: str, *args: str) -> subprocess.Popen:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _finish(proc: subprocess.Popen) -> tuple[dict, str]:
-    stdout, stderr = proc.communicate(timeout=120)
+def _finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[dict, str]:
+    stdout, stderr = proc.communicate(timeout=timeout)
     assert proc.returncode == 0, stderr
     lines = stdout.strip().splitlines()
     return json.loads(lines[-1]), stdout
@@ -81,3 +81,47 @@ def test_scale_out_reports_each_side_and_the_merge_cost(runs):
     merge = result["merge"]
     assert merge["dialogs"] == 20 and merge["counts"]["dialogs"] == 20 and merge["rows"] > 20
     assert merge["new_s_per_1000_dialogs"] > 0 and merge["again_s"] >= 0
+
+
+def test_loop_synthesizes_trains_and_evaluates_base_against_tuned(tmp_path):
+    """loop.py end to end at toy size: fake-backend data, a tiny random GGUF, one BFCL-format category."""
+    pytest.importorskip("torch", reason="the train extra (torch) is not installed")
+    pytest.importorskip("gguf", reason="the train extra (gguf) is not installed")
+    import sqlite3
+
+    from tiny_gguf import write_tiny_model
+
+    model = write_tiny_model(tmp_path / "tiny.gguf", n_layer=1, n_embd=32, n_head=2, n_head_kv=1, n_ff=64)
+    bfcl = tmp_path / "bfcl"
+    (bfcl / "possible_answer").mkdir(parents=True)
+    fixtures = ROOT / "tests" / "fixtures" / "eval"
+    simple = [line for line in (fixtures / "mini.jsonl").read_text().splitlines() if '"id": "simple_' in line]
+    answers = [line for line in (fixtures / "mini.answers.jsonl").read_text().splitlines() if '"id": "simple_' in line]
+    (bfcl / "BFCL_v4_simple.json").write_text("\n".join(simple) + "\n")
+    (bfcl / "possible_answer" / "BFCL_v4_simple.json").write_text("\n".join(answers) + "\n")
+    proc = _start("loop.py", "--synth-model", "fake", "--no-judges", "--model", str(model), "--work", str(tmp_path / "w"),
+                  "--dialogs", "3", "--apis", "2", "--max-docs", "2", "--epochs", "1", "--limit", "1",
+                  "--bfcl-dir", str(bfcl), "--categories", "simple", "--modes", "prompt")
+    result, text = _finish(proc, timeout=300)  # five localace processes, each importing llama.cpp or torch
+    assert "base vs tuned" in text and "tokens/s" in text
+    assert set(result["scores"]) == {"simple/prompt/base", "simple/prompt/tuned"}
+    assert all(score["total"] == 1 for score in result["scores"].values())
+    assert result["train"]["examples"] > 0 and result["train_tokens_per_s"] > 0
+    # BFCL is the yardstick only: the training database never saw an eval entry or its functions.
+    synth = sqlite3.connect(tmp_path / "w" / "synth.db")
+    assert synth.execute("SELECT COUNT(*) FROM eval_results").fetchone()[0] == 0
+    assert not synth.execute("SELECT COUNT(*) FROM dialogs WHERE data_json LIKE '%math.hypot%'").fetchone()[0]
+
+
+def test_loop_picks_the_exact_bfcl_category_file_of_the_highest_version(tmp_path):
+    sys.path.insert(0, str(BENCH))
+    try:
+        from loop import category_file
+    finally:
+        sys.path.remove(str(BENCH))
+    for name in ("BFCL_v3_irrelevance.json", "BFCL_v4_irrelevance.json", "BFCL_v4_live_irrelevance.json",
+                 "BFCL_v4_simple_python.json"):
+        (tmp_path / name).write_text("")
+    assert category_file(tmp_path, "irrelevance").name == "BFCL_v4_irrelevance.json"
+    assert category_file(tmp_path, "live_irrelevance").name == "BFCL_v4_live_irrelevance.json"
+    assert category_file(tmp_path, "simple") is None

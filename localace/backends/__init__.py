@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
 from localace.backends.base import Backend, Completion, Message, Output, Sampling
+from localace.errors import UserError
 
 FAKE_MODEL = "fake"  # `--model fake`: the scripted test backend, for tests and dry runs
 CPU_PARALLEL = 8  # sequences decoded together on a CPU: past this the step time grows as fast as the batch
@@ -17,11 +19,14 @@ def default_parallel(n_gpu_layers: int = 0) -> int:
 
 
 def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[object], str] | None = None,
-                 n_gpu_layers: int = 0, parallel: int | None = None) -> Backend:
-    """Resolve `--model` and build its backend; raises UserError subclasses on bad input.
+                 n_gpu_layers: int = 0, parallel: int | None = None, lora: str | None = None) -> Backend:
+    """Resolve `--model` (and `--lora`, a llama.cpp LoRA adapter GGUF) and build its backend; raises UserError
+    subclasses on bad input.
 
     `parallel`: sequences its batched path (generate_many) decodes together; default_parallel() if None."""
     if model == FAKE_MODEL:
+        if lora:
+            raise UserError("--lora needs a GGUF model; the fake backend has no weights to adapt")
         from localace.backends.fake import FakeBackend
 
         return FakeBackend()
@@ -30,8 +35,11 @@ def make_backend(model: str | None, *, n_ctx: int = 4096, file_hash: Callable[[o
 
     ref = resolve_model(model)
     hasher = (lambda: file_hash(ref.path)) if file_hash else None
+    adapter = Path(lora).expanduser().resolve() if lora else None
+    lora_hasher = (lambda: file_hash(adapter)) if file_hash and adapter else None
     return LlamaCppBackend(ref, n_ctx=n_ctx, file_hash=hasher, n_gpu_layers=n_gpu_layers,
-                           parallel=parallel if parallel and parallel > 1 else default_parallel(n_gpu_layers))
+                           parallel=parallel if parallel and parallel > 1 else default_parallel(n_gpu_layers),
+                           lora=adapter, lora_hash=lora_hasher)
 
 
 __all__ = ["Backend", "Completion", "Message", "Output", "Sampling", "make_backend", "default_parallel", "FAKE_MODEL"]

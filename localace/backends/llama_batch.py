@@ -24,6 +24,7 @@ here prefixes are reused wherever they are (generated tokens included), for spee
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections import deque
 from collections.abc import Hashable
@@ -85,6 +86,12 @@ class BatchEngine:
         params.no_perf = True
         self._context = _internals.LlamaContext(model=llama._model, params=params, verbose=False)
         self.ctx = self._context.ctx
+        adapter = getattr(llama, "_lora_adapter", None)
+        if adapter is not None:  # a LoRA adapter is set per context: this one must decode the adapted model too
+            adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+            scales = (ctypes.c_float * 1)(llama.lora_scale)
+            if llama_cpp.llama_set_adapters_lora(self.ctx, adapters, 1, scales):
+                raise RuntimeError(f"llama.cpp could not set the LoRA adapter {llama.lora_path} on the batch context")
         self.memory = llama_cpp.llama_get_memory(self.ctx)
         self.batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
         self.n_batch = n_batch

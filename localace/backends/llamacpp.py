@@ -6,6 +6,7 @@ import os
 import time
 from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Hashable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from localace.backends.base import Completion, Message, Output, Sampling
@@ -14,7 +15,9 @@ from localace.backends.kv_snapshots import KvSnapshots, common_prefix, read_llam
 from localace.backends.llama_batch import BatchEngine, Job
 from localace.backends.sampler import TokenSampler
 from localace.backends.validation import check_output
-from localace.errors import REQUEST_FAILURES, ConstraintViolation, GenerationError, ModelLoadError, SchemaError
+from localace.errors import (
+    REQUEST_FAILURES, ConstraintViolation, GenerationError, ModelLoadError, ModelNotFoundError, SchemaError,
+)
 from localace.model_catalogue import ModelRef, check_gguf
 
 if TYPE_CHECKING:
@@ -24,7 +27,7 @@ CHATML_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
     "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-_LOADED: dict[tuple[str, int, int], Any] = {}  # one llama_cpp.Llama per (file, context, GPU layers) per process
+_LOADED: dict[tuple, Any] = {}  # one llama_cpp.Llama per (file, context, GPU layers[, LoRA adapter]) per process
 _KV: dict[int, KvSnapshots] = {}  # per loaded Llama (by id; they live as long as _LOADED): its KV-cache bookkeeping
 _ENGINES: dict[tuple[int, int], BatchEngine] = {}  # per (loaded Llama, slots): the batched path's context
 
@@ -56,8 +59,9 @@ def llama_threads(n_threads: int | None = None) -> int:
     return n_threads or int(os.environ.get("LOCALACE_THREADS", "0") or 0) or os.cpu_count() or 1
 
 
-def load_llama(path: str, n_ctx: int, n_threads: int | None = None, n_gpu_layers: int = 0) -> Any:
-    key = (path, n_ctx, n_gpu_layers)
+def load_llama(path: str, n_ctx: int, n_threads: int | None = None, n_gpu_layers: int = 0,
+               lora: str | None = None) -> Any:
+    key = (path, n_ctx, n_gpu_layers) if lora is None else (path, n_ctx, n_gpu_layers, lora)
     if key not in _LOADED:
         import llama_cpp
 
@@ -68,11 +72,32 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None = None, n_gpu_layers
                 model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                 # LOCALACE_N_GPU_LAYERS reaches Ray tasks given --num-gpus through the environment.
                 n_gpu_layers=n_gpu_layers or int(os.environ.get("LOCALACE_N_GPU_LAYERS", "0") or 0),
-                n_batch=512, seed=0, verbose=False,
+                n_batch=512, seed=0, verbose=False, lora_path=lora,
             )
         except (ValueError, RuntimeError, OSError) as e:
-            raise ModelLoadError(f"llama.cpp could not load {path}: {str(e).splitlines()[0][:200]}") from None
+            what = f"{path} with LoRA adapter {lora}" if lora else path
+            raise ModelLoadError(f"llama.cpp could not load {what}: {str(e).splitlines()[0][:200]}") from None
     return _LOADED[key]
+
+
+def chat_formatter(llama: Any, model: ModelRef, *, add_generation_prompt: bool = True) -> Any:
+    """The model's chat template as a formatter (ChatML when the catalogue says so and the file has none).
+    Shared with training, so that training renders dialogs exactly as inference does."""
+    from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+    template = llama.metadata.get("tokenizer.chat_template")
+    if not template:
+        if "chatml" not in model.chat_format:
+            raise ModelLoadError(f"{model.path.name} has no chat template (a base model?); use an instruct GGUF")
+        template = CHATML_TEMPLATE
+    eos = llama._model.token_get_text(llama.token_eos())
+    bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
+    return Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos, add_generation_prompt=add_generation_prompt)
+
+
+def tokenize_text(llama: Any, text: str) -> list[int]:
+    # The chat template writes BOS itself where the model wants one.
+    return llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
 
 
 class LlamaCppBackend:
@@ -83,9 +108,17 @@ class LlamaCppBackend:
     name = "llamacpp"
 
     def __init__(self, model: ModelRef, *, n_ctx: int = 4096, file_hash: Callable[[], str] | None = None,
-                 n_gpu_layers: int = 0, parallel: int = 8) -> None:
+                 n_gpu_layers: int = 0, parallel: int = 8, lora: Path | None = None,
+                 lora_hash: Callable[[], str] | None = None) -> None:
         check_gguf(model.path)
+        if lora is not None:
+            try:
+                check_gguf(lora)
+            except (ModelLoadError, ModelNotFoundError) as error:  # they say "model file": name the option
+                raise type(error)(f"--lora: {error}") from None
         self.model = model
+        self.lora = lora  # a llama.cpp LoRA adapter GGUF applied on top of the model (both paths)
+        self._lora_hash = lora_hash
         self.n_ctx = n_ctx
         self.n_gpu_layers = n_gpu_layers
         self.parallel = parallel
@@ -98,7 +131,8 @@ class LlamaCppBackend:
     @property
     def llama(self) -> Any:
         if self._llama is None:
-            self._llama = load_llama(str(self.model.path), self.n_ctx, n_gpu_layers=self.n_gpu_layers)
+            self._llama = load_llama(str(self.model.path), self.n_ctx, n_gpu_layers=self.n_gpu_layers,
+                                     lora=str(self.lora) if self.lora else None)
         return self._llama
 
     def _prepare_cache(self, prompt: list[int]) -> int:
@@ -123,7 +157,7 @@ class LlamaCppBackend:
     def fingerprint(self) -> dict[str, Any]:
         from localace.hashing import file_sha256
 
-        return {
+        fingerprint = {
             "backend": self.name,
             "model_sha256": self._file_hash() if self._file_hash else file_sha256(str(self.model.path)),
             "n_ctx": self.n_ctx,
@@ -131,30 +165,20 @@ class LlamaCppBackend:
             "llguidance": _version("llguidance"),
             "outlines": _version("outlines"),
         }
+        if self.lora is not None:  # only then: a base model's cache keys stay what they were
+            fingerprint["lora_sha256"] = self._lora_hash() if self._lora_hash else file_sha256(str(self.lora))
+        return fingerprint
 
     def _chat_formatter(self) -> Any:
         if self._formatter is None:
-            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
-            llama = self.llama
-            template = llama.metadata.get("tokenizer.chat_template")
-            if not template:
-                if "chatml" not in self.model.chat_format:
-                    raise ModelLoadError(
-                        f"{self.model.path.name} has no chat template (a base model?); use an instruct GGUF"
-                    )
-                template = CHATML_TEMPLATE
-            eos = llama._model.token_get_text(llama.token_eos())
-            bos = llama._model.token_get_text(llama.token_bos()) if llama.token_bos() >= 0 else ""
-            self._formatter = Jinja2ChatFormatter(template, eos_token=eos, bos_token=bos)
+            self._formatter = chat_formatter(self.llama, self.model)
         return self._formatter
 
     def render_prompt(self, messages: list[Message]) -> str:
         return self._chat_formatter()(messages=messages).prompt
 
     def tokenize(self, text: str) -> list[int]:
-        # The chat template writes BOS itself where the model wants one.
-        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=True)
+        return tokenize_text(self.llama, text)
 
     def constraints(self) -> Any:
         """The model's ConstraintCache (compiled constraints, shared by both paths)."""

@@ -12,6 +12,7 @@ from localace.cli.ingest import import_cmd, verify_cmd
 from localace.cli.merge import merge_cmd
 from localace.cli.report import report_cmd
 from localace.cli.run import export_cmd, run_cmd
+from localace.cli.train import train_cmd
 from localace.cli.core import generate_cmd, models_cmd, stats_cmd
 
 
@@ -22,7 +23,7 @@ def cli() -> None:
 
 
 for command in (run_cmd, models_cmd, generate_cmd, stats_cmd, apis_group, dialogs_group, export_cmd, import_cmd, verify_cmd, report_cmd, eval_cmd,
-                merge_cmd):
+                merge_cmd, train_cmd):
     cli.add_command(command)
 
 

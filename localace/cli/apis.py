@@ -18,7 +18,7 @@ from localace.apis.stage import ApiStage, ApiStageConfig, prepare_api_stage
 from localace.apis.synth import coverage, insert_api
 from localace.apis.text_norm import norm_key
 from localace.backends import make_backend
-from localace.cli.common import ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import lora_option, ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.scale import ray_options, scale_request, synth_sharded
 from localace.cli.progress import progress
@@ -47,6 +47,7 @@ def counter_table(title: str, counts: Counter, top: int = 40) -> Table:
 @apis_group.command("synth")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--n", "n", type=click.IntRange(1, 1_000_000), default=20, show_default=True, help="APIs to end with.")
@@ -59,7 +60,7 @@ def counter_table(title: str, counts: Counter, top: int = 40) -> Table:
 @parallel_options
 @ray_options
 @handle_errors
-def synth_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
+def synth_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, docs: str | None, max_docs: int | None,
               depth: int,
               breadth: int, generations: int, parallel: int | None, deterministic: bool) -> None:
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
@@ -69,10 +70,12 @@ def synth_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_c
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,
                          max_docs=max_docs)
     if (scale := scale_request()) is not None:
+        if lora:
+            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         stage = synth_sharded(store, scale, cfg, model=model, n_ctx=n_ctx, announce=announce_api_stage)
         calls = calls_since(store, session)
         return _synth_summary(store, stage, calls["model_calls"], calls["cache_hits"])
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
                                      parallel=parallel), store, session)
     stage = prepare_api_stage(store, gen, cfg)
     announce_api_stage(stage)

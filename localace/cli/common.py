@@ -36,6 +36,11 @@ def model_option(f: Callable) -> Callable:
                         help="Catalogue name or path to a .gguf (env LOCALACE_MODEL); default: the embedded model.")(f)
 
 
+def lora_option(f: Callable) -> Callable:
+    return click.option("--lora", "lora", default=None, metavar="ADAPTER.gguf",
+                        help="llama.cpp LoRA adapter applied to --model (e.g. written by `localace train`).")(f)
+
+
 def parallel_options(f: Callable) -> Callable:
     """--parallel N and --deterministic, for commands that run many model calls; resolve with resolve_parallel."""
     f = click.option("--deterministic", is_flag=True,

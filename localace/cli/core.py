@@ -11,6 +11,7 @@ from rich.table import Table
 from localace.backends import Output, Sampling, make_backend
 from localace.backends.validation import check_schema_supported
 from localace.cli.common import (
+    lora_option,
     ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, read_json_file, seed_option,
 )
 from localace.errors import SchemaError, UserError
@@ -61,6 +62,7 @@ def _output_from_flags(schema_path: str | None, regex: str | None, choices: str 
 @click.command("generate")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--schema", "schema_path", help="JSON Schema file the output must follow.")
@@ -71,13 +73,13 @@ def _output_from_flags(schema_path: str | None, regex: str | None, choices: str 
 @click.option("--temperature", type=click.FloatRange(0.0, 5.0), default=0.0, show_default=True)
 @click.argument("prompt")
 @handle_errors
-def generate_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, schema_path: str | None,
+def generate_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int, seed: int, n_ctx: int, schema_path: str | None,
                  regex: str | None, choices: str | None, system: str | None, max_tokens: int,
                  temperature: float, prompt: str) -> None:
     """One prompt, one completion (optionally constrained), cached in --db."""
     output = _output_from_flags(schema_path, regex, choices)
     store = open_store(db_path)
-    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers)
+    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]

@@ -11,7 +11,7 @@ import click
 
 from localace.backends import make_backend
 from localace.cli.apis import counter_table
-from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
+from localace.cli.common import lora_option, ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.scale import dialogs_sharded, ray_options, scale_request
 from localace.cli.progress import progress
@@ -46,6 +46,7 @@ def parse_band(text: str) -> tuple[float, float]:
 @dialogs_group.command("generate")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--n", "n", type=click.IntRange(1, 10_000_000), default=20, show_default=True, help="Dialogs to end with.")
@@ -58,7 +59,7 @@ def parse_band(text: str) -> tuple[float, float]:
 @parallel_options
 @ray_options
 @handle_errors
-def generate_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, mix: str | None,
+def generate_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n: int, mix: str | None,
                  k: int, band: str, learner: str | None, no_complexity: bool, tool_results: str, parallel: int | None,
                  deterministic: bool) -> None:
     """Generate dialogs until the run holds N. Kill and rerun to resume."""
@@ -68,9 +69,11 @@ def generate_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, 
     store = exclusive_store(db_path, must_exist=f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     if (scale := scale_request()) is not None:
+        if lora:
+            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         stage = dialogs_sharded(store, scale, cfg, model=model, learner=learner, n_ctx=n_ctx)
         return _dialogs_summary(store, stage.run.id, calls_since(store, session))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
                                      parallel=parallel), store, session)
     scorer = None
     if learner:

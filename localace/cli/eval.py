@@ -10,6 +10,7 @@ from rich.table import Table
 
 from localace.backends import make_backend
 from localace.cli.common import (
+    lora_option,
     ctx_option, db_option, err, exclusive_store, handle_errors, model_option, out, parallel_options, print_json,
     resolve_parallel, seed_option,
 )
@@ -70,6 +71,7 @@ def _eval_items(data_path: str | None, answers_path: str | None, category: str |
 @click.command("eval")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--data", "data_path", default=None, help="BFCL question entries (JSON Lines).")
@@ -88,7 +90,7 @@ def _eval_items(data_path: str | None, answers_path: str | None, category: str |
 @parallel_options
 @ray_options
 @handle_errors
-def eval_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, data_path: str | None,
+def eval_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int, seed: int, n_ctx: int, data_path: str | None,
              answers_path: str | None, category: str | None, bfcl_categories: str | None, limit: int | None,
              mode: str, max_tokens: int, as_json: bool, parallel: int | None, deterministic: bool) -> None:
     """Score a model's function calls on BFCL entries with BFCL's AST rules (outputs cached in --db)."""
@@ -96,10 +98,12 @@ def eval_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ct
     items = _eval_items(data_path, answers_path, category, bfcl_categories, limit)
     store = exclusive_store(db_path)
     if (scale := scale_request()) is not None:
+        if lora:
+            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         store.start_session(shlex.join(["localace", *sys.argv[1:]]))
         report = eval_sharded(store, scale, items, model=model, n_ctx=n_ctx, mode=mode, seed=seed, max_tokens=max_tokens)
         return show_report(report, as_json)
-    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers, parallel=parallel)
+    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     cached = CachedBackend(backend, store, session)
     model_ref = getattr(backend, "model", None)

@@ -9,11 +9,13 @@ import click
 
 from localace.backends import make_backend
 from localace.cli.common import (
+    lora_option,
     ctx_option, db_option, exclusive_store, handle_errors, model_option, out, parallel_options, resolve_parallel,
     seed_option,
 )
 from localace.cli.scale import ray_options, scale_request, verify_sharded
 from localace.cli.progress import progress
+from localace.errors import UserError
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
 from localace.formats.registry import IMPORT_FORMATS
@@ -47,6 +49,7 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 @click.command("verify")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--run", "run_id", default=None, help="Dialog run to verify (default: every run with unverified dialogs).")
@@ -57,7 +60,7 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 @parallel_options
 @ray_options
 @handle_errors
-def verify_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
+def verify_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int, seed: int, n_ctx: int, run_id: str | None, no_judges: bool,
                judges_mode: str, judge_samples: int, parallel: int | None, deterministic: bool) -> None:
     """Run the rule layer (and model judges) over dialogs not verified yet."""
     parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
@@ -65,6 +68,8 @@ def verify_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs WHERE status='generated' ORDER BY run_id")]
     if (scale := scale_request()) is not None:
+        if lora:
+            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         store.start_session(shlex.join(["localace", *sys.argv[1:]]))
         verify_sharded(store, scale, runs, model=model, n_ctx=n_ctx, judges_mode=None if no_judges else judges_mode,
                        judge_samples=judge_samples, seed=seed)
@@ -72,7 +77,7 @@ def verify_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_
     judges = None
     if not no_judges:
         session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-        gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+        gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
                                          parallel=parallel), store, session)
         judges = Judges(gen, samples=judge_samples, seed=seed, enforce=judge_mode(judges_mode, gen.backend) == "enforce")
     with progress() as bars:

@@ -13,7 +13,7 @@ from rich.table import Table
 from localace.apis.seed_corpus import load_documents
 from localace.backends import make_backend
 from localace.card import card_data, render_card, write_card
-from localace.cli.common import ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
+from localace.cli.common import lora_option, ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.dialogs import parse_band, tool_results_option
 from localace.cli.scale import ADVISORY_JUDGES, ray_options, run_sharded, scale_request
@@ -46,6 +46,7 @@ def funnel_table(funnel: dict) -> Table:
 @click.command("run")
 @db_option
 @model_option
+@lora_option
 @seed_option
 @ctx_option
 @click.option("--apis", "n_apis", type=click.IntRange(1, 1_000_000), default=6, show_default=True)
@@ -72,7 +73,7 @@ def funnel_table(funnel: dict) -> Table:
 @parallel_options
 @ray_options
 @handle_errors
-def run_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
+def run_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int, seed: int, n_ctx: int, n_apis: int, n_dialogs: int, docs: str | None,
             max_docs: int, depth: int, breadth: int, generations: int, mix: str | None, k: int, band: str, no_complexity: bool,
             judges_mode: str, no_judges: bool, judge_model: str | None, judge_samples: int, out_path: str | None, fmt: str,
             force_new_run: bool, tool_results: str, parallel: int | None, deterministic: bool) -> None:
@@ -91,10 +92,12 @@ def run_cmd(db_path: str, model: str | None, n_gpu_layers: int, seed: int, n_ctx
     store = exclusive_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     if (scale := scale_request()) is not None:
+        if lora:
+            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         report = run_sharded(store, cfg, scale, model=model, judge_model=judge_model, n_ctx=n_ctx,
                              force_new_run=force_new_run)
         return _finish(store, report, calls_since(store, session), out_path, fmt, seed)
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
+    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
                                      parallel=parallel), store, session)
     judge_gen = None
     if judge_model and judges_mode != "off":

@@ -44,16 +44,23 @@ def _benchmark_tool(dialog: Dialog) -> str | None:
     return None if hit is None else f"tool {hit!r} is {YARDSTICK_REASON}"
 
 
-def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
+def read_dialogs(path: str | Path, fmt: str) -> tuple[list[Dialog], list[tuple[int, str]]]:
+    """The dialogs of a dataset file and its unreadable or refused rows (line, reason); UserError when the file
+    is missing or no row reads as `fmt`. Rows offering a BFCL function are refused (the yardstick)."""
     path = Path(path)
     if fmt not in IMPORT_FORMATS:
         raise UserError(f"cannot import format {fmt!r}; choose one of {', '.join(IMPORT_FORMATS)}")
     if not path.is_file():
         raise UserError(f"file not found: {path}")
-    lines = _rows(path)
-    dialogs, errors = import_rows(lines, fmt, refuse=_benchmark_tool)
+    dialogs, errors = import_rows(_rows(path), fmt, refuse=_benchmark_tool)
     if not dialogs and errors:
         raise UserError(f"{path}: no row could be read as {fmt} (line {errors[0][0]}: {errors[0][1][:160]})")
+    return dialogs, errors
+
+
+def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
+    path = Path(path)
+    dialogs, errors = read_dialogs(path, fmt)
     run = ensure_run(store, "import", {"file": file_sha256(str(path))[:16], "format": fmt})
     summary = IngestSummary(run.id, malformed=errors)
     with store.transaction():

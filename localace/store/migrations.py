@@ -144,4 +144,15 @@ MIGRATIONS: list[tuple[str, str]] = [
         )
         """,
     ),
+    (
+        "017_train_checkpoints",
+        # `localace train`: the last checkpoint of each training run (LoRA factors, optimizer state, step), so a
+        # killed training resumes where it stopped. One row per run, replaced at every checkpoint.
+        """
+        CREATE TABLE train_checkpoints (
+            run_id TEXT PRIMARY KEY, step INTEGER NOT NULL, total_steps INTEGER NOT NULL,
+            state BLOB NOT NULL, created_at TEXT NOT NULL
+        )
+        """,
+    ),
 ]
