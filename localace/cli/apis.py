@@ -15,8 +15,7 @@ from localace.apis.importers import import_file, save_imported
 from localace.apis.mcp_import import DEFAULT_TIMEOUT, import_listing, list_server_tools, parse_command
 from localace.apis.spec import STORED, ApiSpec
 from localace.apis.stage import ApiStage, ApiStageConfig, prepare_api_stage
-from localace.apis.synth import coverage, insert_api
-from localace.apis.text_norm import norm_key
+from localace.apis.synth import coverage
 from localace.backends import make_backend
 from localace.cli.common import lora_option, ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel

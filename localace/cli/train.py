@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from localace.cli.common import (
-    db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option,
+    db_option, err, existing_store, handle_errors, out, print_json, seed_option,
 )
 from localace.cli.progress import progress
 from localace.errors import UserError
@@ -25,7 +25,9 @@ def merged_path(out_path: Path, dtype: str) -> Path:
 
 @click.command("train")
 @db_option
-@model_option
+# Only --model: training runs in torch on the CPU, so model_option's --n-gpu-layers would promise nothing.
+@click.option("--model", "model", envvar="LOCALACE_MODEL", default=None,
+              help="Catalogue name or path to a .gguf (env LOCALACE_MODEL); default: the embedded model.")
 @click.option("--run", "run_id", default=None, help="Dialog run to train on (default: kept dialogs of every run).")
 @click.option("--data", "data_path", default=None, help="Train on this dataset file instead of the database's dialogs.")
 @click.option("--data-format", type=click.Choice(IMPORT_FORMATS), default=None,
