@@ -102,6 +102,8 @@ def main() -> None:
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--train-max-tokens", type=int, default=2048,
+                    help="localace train --max-tokens: longer examples are left out (and counted)")
     ap.add_argument("--limit", type=int, default=100, help="first N entries of each category")
     ap.add_argument("--categories", default=",".join(CATEGORIES))
     ap.add_argument("--modes", default=",".join(MODES))
@@ -138,7 +140,7 @@ def main() -> None:
     out.line(f"2/3 train a rank-{args.rank} LoRA adapter ({args.epochs} epochs) …")
     train_args = ["train", "--db", str(synth_db), *model, "--out", str(adapter), "--format", args.format,
                   "--epochs", str(args.epochs), "--rank", str(args.rank), "--lr", str(args.lr), "--batch",
-                  str(args.batch), "--seed", str(args.seed), "--json"]
+                  str(args.batch), "--seed", str(args.seed), "--max-tokens", str(args.train_max_tokens), "--json"]
     result, train_s = localace(train_args, env)
     require_ok(result, "localace train")
     trained = json.loads(result.stdout)

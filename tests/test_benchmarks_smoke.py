@@ -101,6 +101,7 @@ def test_loop_synthesizes_trains_and_evaluates_base_against_tuned(tmp_path):
     (bfcl / "possible_answer" / "BFCL_v4_simple.json").write_text("\n".join(answers) + "\n")
     proc = _start("loop.py", "--synth-model", "fake", "--no-judges", "--model", str(model), "--work", str(tmp_path / "w"),
                   "--dialogs", "3", "--apis", "2", "--max-docs", "2", "--epochs", "1", "--limit", "1",
+                  "--train-max-tokens", "16384",  # the tiny model tokenizes byte by byte
                   "--bfcl-dir", str(bfcl), "--categories", "simple", "--modes", "prompt")
     result, text = _finish(proc, timeout=300)  # five localace processes, each importing llama.cpp or torch
     assert "base vs tuned" in text and "tokens/s" in text
