@@ -1,6 +1,6 @@
 """A small seeded `localace run` end to end in a temp db: time per stage, model vs the rest, cache behaviour.
 
-    python benchmarks/pipeline.py [--apis 4 --dialogs 4 --max-docs 4] [--model fake] [--json]
+    python benchmarks/pipeline.py [--apis 4 --dialogs 4 --max-docs 4] [--model fake] [--parallel 1,8] [--json]
 
 Then the same run again on the same db (a resume of a finished run), and a replay on a fresh db that
 holds only the generation cache (every model call should be a cache hit: what is left is our overhead).
@@ -35,6 +35,9 @@ class TimedBackend:
         self.score_seconds: dict[str, float] = {}
 
     def __getattr__(self, attr: str) -> Any:
+        if attr == "open_batch":  # the batched path: each decoding step counts as time in the backend
+            opener = getattr(self.inner, "open_batch")  # AttributeError when the backend has none
+            return lambda: _TimedSession(opener(), self)
         return getattr(self.inner, attr)
 
     def generate(self, *args: Any, **kwargs: Any) -> Any:
@@ -43,12 +46,27 @@ class TimedBackend:
     def score(self, *args: Any, **kwargs: Any) -> Any:
         return self._call(self.inner.score, args, kwargs, self.score_seconds)
 
+    def generate_many(self, *args: Any, **kwargs: Any) -> Any:
+        return self._call(self.inner.generate_many, args, kwargs, self.seconds)
+
+
     def _call(self, fn: Any, args: tuple, kwargs: dict, into: dict[str, float]) -> Any:
         start = time.perf_counter()
         try:
             return fn(*args, **kwargs)
         finally:
             into[self.bucket] = into.get(self.bucket, 0.0) + time.perf_counter() - start
+
+
+class _TimedSession:
+    def __init__(self, inner: Any, timed: TimedBackend) -> None:
+        self.inner, self.timed = inner, timed
+
+    def __getattr__(self, attr: str) -> Any:
+        return getattr(self.inner, attr)
+
+    def step(self) -> Any:
+        return self.timed._call(self.inner.step, (), {}, self.timed.seconds)
 
 
 def _calls(store: Any, session: int, lo: int = 0, hi: int | None = None) -> dict[str, float]:
@@ -69,7 +87,7 @@ def _last_call_id(store: Any) -> int:
     return int(store.conn.execute("SELECT COALESCE(MAX(id), 0) FROM call_log").fetchone()[0])
 
 
-def run_once(db: Path, model: str | None, cfg: Any, n_ctx: int, label: str) -> dict[str, Any]:
+def run_once(db: Path, model: str | None, cfg: Any, n_ctx: int, label: str, parallel: int = 1) -> dict[str, Any]:
     """One `localace run` equivalent, timed per stage; returns plain numbers."""
     from localace.backends import make_backend
     from localace.hashing import content_hash
@@ -81,7 +99,7 @@ def run_once(db: Path, model: str | None, cfg: Any, n_ctx: int, label: str) -> d
     with stopwatch() as total:
         store = open_store(db)
         session = store.start_session(f"benchmarks/pipeline.py {label}")
-        timed = TimedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash))
+        timed = TimedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, parallel=parallel))
         gen = CachedBackend(timed, store, session)
         record = config_record(cfg, {"generator": gen.fingerprint(), "judge": None})
         run_id, resumed = ensure_pipeline_run(store, record, force_new=False)
@@ -90,7 +108,7 @@ def run_once(db: Path, model: str | None, cfg: Any, n_ctx: int, label: str) -> d
         # "setup" (opening the db, loading nothing yet) counts from the start of this run.
         stage, start, first_id = "setup", total_start, _last_call_id(store)
         report: dict[str, Any] = {}
-        for ev in run_pipeline(store, gen, cfg, run_id):
+        for ev in run_pipeline(store, gen, cfg, run_id, parallel=parallel):
             if ev.stage in MARKERS or ev.stage == "done":
                 now, last_id = time.perf_counter(), _last_call_id(store)
                 walls[stage], bounds[stage] = now - start, (first_id, last_id)
@@ -152,6 +170,9 @@ def main() -> None:
     ap.add_argument("--no-judges", action="store_true")
     ap.add_argument("--no-complexity", action="store_true")
     ap.add_argument("--keep", default=None, help="folder to keep the databases in (default: a temp folder)")
+    ap.add_argument("--parallel", default="1",
+                    help="work items in flight (1: the deterministic one-at-a-time path); several, e.g. 1,8: each "
+                         "value's first run on its own fresh db, one after the other, compared side by side")
     ap.add_argument("--compare-ref", default=None,
                     help="also run this benchmark at a git revision (e.g. the commit before a change) with the same "
                          "options, one after the other, and print both side by side")
@@ -172,8 +193,16 @@ def main() -> None:
     try:
         out.line(f"model {args.model or 'embedded default'}, {threads()} threads; apis {args.apis}, "
                  f"dialogs {args.dialogs}, max-docs {args.max_docs}, seed {args.seed}; db {db}")
-        first = run_once(db, args.model, cfg, args.ctx, "first run")
-        rerun = run_once(db, args.model, cfg, args.ctx, "rerun (same db)")
+        parallels = [int(p) for p in str(args.parallel).split(",") if p.strip()]
+        first = run_once(db, args.model, cfg, args.ctx, "first run", parallels[0])
+        sides = [first]
+        for n in parallels[1:]:
+            side_db = folder / f"bench-p{n}.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(side_db) + suffix).unlink(missing_ok=True)
+            sides.append(run_once(side_db, args.model, cfg, args.ctx, f"first run, --parallel {n}", n))
+            sides[-1]["quality"] = _quality(side_db)
+        rerun = run_once(db, args.model, cfg, args.ctx, "rerun (same db)", parallels[0])
         cache_only_copy(db, replay_db)
         replay = run_once(replay_db, args.model, cfg, args.ctx, "replay (cache only)")
         quality = _quality(db)
@@ -227,6 +256,20 @@ def main() -> None:
         for r in (first, rerun, replay)])
     out.line(f"replay produced the same dialogs with the same verdicts: {result['replay_same_result']}")
     result["quality"] = quality
+    if len(sides) > 1:
+        def per_hour(side: dict[str, Any]) -> float | None:
+            return round(side["kept_dialogs"] / (side["wall_s"] / 3600), 1) if side["wall_s"] else None
+
+        base = per_hour(first) or 0
+        out.table("--parallel side by side (same seed and options, fresh db each, one after the other)",
+                  ["--parallel", "wall s", "model calls", "kept", "kept/hour", "ratio", "in backend", "KV reuse",
+                   "grounded values"],
+                  [[p, s["wall_s"], s["model_calls"], s["kept_dialogs"], per_hour(s),
+                    ratio(per_hour(s) or 0, base) if base else None,
+                    ratio(s["generate_s"] + s["score_s"], s["wall_s"]), s["kv_reuse_ratio"],
+                    (s.get("quality") or quality)["grounded values"]]
+                   for p, s in zip(parallels, sides)])
+        result["parallel_sides"] = [{"parallel": p, "kept_per_hour": per_hour(s), **s} for p, s in zip(parallels, sides)]
     if compared is not None:
         result["compared"] = compared
         old, q_old = compared["result"], compared["quality"]
