@@ -112,6 +112,8 @@ def main() -> None:
                          "costs that many decode steps per entry")
     ap.add_argument("--bfcl-dir", default=None, help="folder of BFCL_v*_<category>.json (default: bfcl-eval's data)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--synth-db", default=None,
+                    help="train on the kept dialogs of this existing localace database instead of synthesizing")
     args = ap.parse_args()
     out = Output(args.json)
 
@@ -130,12 +132,18 @@ def main() -> None:
     model = ["--model", args.model] if args.model else []
     synth_model = args.synth_model or args.model
 
-    out.line(f"1/3 synthesize {args.dialogs} dialogs over {args.apis} APIs into {synth_db} …")
-    run_args = ["run", "--db", str(synth_db), "--apis", str(args.apis), "--dialogs", str(args.dialogs),
-                "--max-docs", str(args.max_docs), "--seed", str(args.seed)]
-    run_args += (["--model", synth_model] if synth_model else []) + (["--no-judges"] if args.no_judges else [])
-    result, synth_s = localace(run_args, env)
-    require_ok(result, "localace run")
+    if args.synth_db:
+        synth_db, synth_s = Path(args.synth_db), 0.0
+        if not synth_db.is_file():
+            sys.exit(f"--synth-db: no such database {synth_db}")
+        out.line(f"1/3 synthesis skipped: the kept dialogs of {synth_db}")
+    else:
+        out.line(f"1/3 synthesize {args.dialogs} dialogs over {args.apis} APIs into {synth_db} …")
+        run_args = ["run", "--db", str(synth_db), "--apis", str(args.apis), "--dialogs", str(args.dialogs),
+                    "--max-docs", str(args.max_docs), "--seed", str(args.seed)]
+        run_args += (["--model", synth_model] if synth_model else []) + (["--no-judges"] if args.no_judges else [])
+        result, synth_s = localace(run_args, env)
+        require_ok(result, "localace run")
 
     out.line(f"2/3 train a rank-{args.rank} LoRA adapter ({args.epochs} epochs) …")
     train_args = ["train", "--db", str(synth_db), *model, "--out", str(adapter), "--format", args.format,

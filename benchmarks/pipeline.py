@@ -314,7 +314,7 @@ def _run_at_ref(ref: str, folder: Path) -> dict[str, Any]:
                    capture_output=True)
     try:
         args = [a for a in sys.argv[1:] if a != "--json"]
-        skip = {"--compare-ref", "--keep"}
+        skip = {"--compare-ref", "--keep", "--parallel"}  # --parallel: the ref side runs its own default path
         kept = []
         it = iter(args)
         for a in it:
