@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 
+from localace.cli.common import resolve_parallel
 from localace.cli.common import err
 from localace.cli.progress import progress
 from localace.errors import UserError
@@ -30,6 +31,7 @@ class ScaleRequest:
     shards: int | None  # None: one per `threads` CPUs of the cluster
     threads: int
     num_gpus: float
+    parallel: int = 1  # work items in flight inside each shard (the command's --parallel)
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
@@ -65,7 +67,9 @@ def scale_request() -> ScaleRequest | None:
             raise UserError("--shards and --num-gpus need --ray")
         return None
     threads = opts.get("threads") or int(os.environ.get("LOCALACE_THREADS", "0") or 0) or 1
-    return ScaleRequest(opts["ray"] or None, opts.get("shards"), threads, opts.get("num_gpus") or 0.0)
+    params = click.get_current_context().params
+    parallel = resolve_parallel(params.get("parallel"), bool(params.get("deterministic")), params.get("n_gpu_layers") or 0)
+    return ScaleRequest(opts["ray"] or None, opts.get("shards"), threads, opts.get("num_gpus") or 0.0, parallel)
 
 
 @dataclass
@@ -105,7 +109,7 @@ def start_cluster(store: Store, request: ScaleRequest, models: Models) -> Cluste
     cpus = sum(int(n.get("Resources", {}).get("CPU", 0)) for n in executor.nodes())
     shards = request.shards or max(1, cpus // request.threads)
     runner = ShardRunner(store, executor, shards=shards, models=models, threads=request.threads,
-                         gpu_layers=-1 if request.num_gpus > 0 else 0)
+                         gpu_layers=-1 if request.num_gpus > 0 else 0, parallel=request.parallel)
     err.print(f"Ray: {len(reports)} node(s), {cpus} CPUs; {shards} shards of {request.threads} thread(s) each, "
               f"files in {folder}")
     return Cluster(runner, reports)

@@ -97,9 +97,10 @@ def shards_dir(db: str | Path) -> Path:
 
 class ShardRunner:
     def __init__(self, main: Store, executor: Executor, *, shards: int, models: Models, threads: int = 1,
-                 gpu_layers: int = 0, poll_s: float = 0.5) -> None:
+                 gpu_layers: int = 0, poll_s: float = 0.5, parallel: int = 1) -> None:
         self.main, self.executor, self.shards = main, executor, shards
         self.models, self.threads, self.gpu_layers, self.poll_s = models, threads, gpu_layers, poll_s
+        self.parallel = parallel
         self.dir = shards_dir(main.path)
         self.dir.mkdir(exist_ok=True)
 
@@ -148,7 +149,7 @@ class ShardRunner:
         for k in launch:
             work = plan.work(k, self.shards, targets[k])
             spec = ShardSpec(plan.stage, str(self.path(plan, k)), k, self.shards, self.models, self.threads,
-                             self.gpu_layers, work)
+                             self.gpu_layers, work, self.parallel)
             handle = self.executor.submit(spec)
             specs[id(handle)] = spec
             handles.append(handle)

@@ -95,6 +95,7 @@ class ShardSpec:
     threads: int  # llama.cpp threads = the CPUs the scheduler reserves for it
     gpu_layers: int  # LOCALACE_N_GPU_LAYERS inside the task (-1 when GPUs were requested)
     work: Work
+    parallel: int = 1  # work items in flight inside the shard, their calls decoded together
 
     @property
     def label(self) -> str:
@@ -118,12 +119,13 @@ class _Backends:
     def __init__(self, store: Store, session: int, models: Models) -> None:
         self.store, self.session, self.models = store, session, models
         self.made: dict[str | None, CachedBackend] = {}
+        self.parallel = 1
 
     def get(self, name: str | None) -> CachedBackend:
         from localace.backends import make_backend
 
         if name not in self.made:
-            backend = make_backend(name, n_ctx=self.models.n_ctx, file_hash=self.store.file_hash)
+            backend = make_backend(name, n_ctx=self.models.n_ctx, file_hash=self.store.file_hash, parallel=self.parallel)
             self.made[name] = CachedBackend(backend, self.store, self.session)
         return self.made[name]
 
@@ -139,7 +141,7 @@ def _tree(work: TreeWork, store: Store, models: _Backends) -> int:
 def _apis(work: ApiWork, store: Store, models: _Backends) -> int:
     synth = ApiSynthesizer(models.get(models.models.generator), store, work.run_id, work.tree_id, work.config,
                            documents=dict(work.documents))
-    for _ in synth.run():
+    for _ in synth.run(models.parallel):
         pass
     return store.count("apis", "run_id=?", (work.run_id,))
 
@@ -147,7 +149,7 @@ def _apis(work: ApiWork, store: Store, models: _Backends) -> int:
 def _dialogs(work: DialogWork, store: Store, models: _Backends) -> int:
     learner = models.get(models.models.learner) if models.models.learner else None
     stage = DialogStage(Run(work.run_id, "dialogs generate", {}, True), store, 0)
-    for _ in stage.events(models.get(models.models.generator), store, work.config, learner):
+    for _ in stage.events(models.get(models.models.generator), store, work.config, learner, parallel=models.parallel):
         pass
     return store.count("dialogs", "run_id=?", (work.run_id,))
 
@@ -157,14 +159,14 @@ def _verify(work: VerifyWork, store: Store, models: _Backends) -> int:
     if work.judges:
         judges = Judges(models.get(models.models.judge or models.models.generator), samples=work.samples,
                         seed=work.seed, enforce=work.enforce)
-    for _ in verify_run(store, work.run_id, judges):
+    for _ in verify_run(store, work.run_id, judges, parallel=models.parallel):
         pass
     return store.count("dialogs", "run_id=? AND status!='generated'", (work.run_id,))
 
 
 def _eval(work: EvalWork, store: Store, models: _Backends) -> int:
     run_eval(models.get(models.models.generator), store, list(work.items), mode=work.mode, model=work.model_name,
-             seed=work.seed, max_tokens=work.max_tokens)
+             seed=work.seed, max_tokens=work.max_tokens, parallel=models.parallel)
     return len(work.items)
 
 
@@ -185,6 +187,7 @@ def run_shard(spec: ShardSpec) -> ShardResult:
             try:
                 session = store.start_session(f"localace {spec.label} (pid {os.getpid()} on {host})")
                 models = _Backends(store, session, spec.models)
+                models.parallel = spec.parallel
                 rows = _RUNNERS[type(spec.work)](spec.work, store, models)
             finally:
                 store.close()
