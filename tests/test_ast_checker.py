@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from localace.errors import UserError
@@ -305,6 +305,11 @@ def test_first_acceptable_values_pass_single(entry: tuple, category: str) -> Non
 def test_first_acceptable_values_pass_in_any_order(entry: tuple, category: str, rnd) -> None:
     functions, ground_truth = entry
     decoded = [_decode(answer) for answer in ground_truth]
+    # BFCL matches expected calls greedily, in order, to the first unmatched call that fits (ours agrees:
+    # test_bfcl_agreement.py); when one call fits two expected calls, some orders fail there too. Such
+    # overlapping entries are not what this property is about.
+    assume(all(not check(category, functions, [call], [answer]).valid
+               for j, call in enumerate(decoded) for i, answer in enumerate(ground_truth) if i != j))
     rnd.shuffle(decoded)
     verdict = check(category, functions, decoded, ground_truth)
     assert verdict.valid, verdict.message
