@@ -56,8 +56,6 @@ def serve(gen: Any, request: Request) -> Result:
     gen = backend_for(gen, request)
     try:
         if request.op == "score":
-            if request.template_hash:  # only a cached backend keys scores by template
-                return gen.score(request.messages, request.target or "", template_hash=request.template_hash)
             return gen.score(request.messages, request.target or "")
         return gen.generate(request.messages, output=request.output, sampling=request.sampling,
                             template_hash=request.template_hash)

@@ -106,13 +106,7 @@ def test_kill_during_synth_then_rerun_gives_exactly_n(tmp_path):
     n = 60
     db = tmp_path / "k.db"
     env = {**os.environ, "PYTHONPATH": str(FIXTURES.parent.parent)}
-    proc = subprocess.Popen(_synth(db, n, "--deterministic"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.time() + 120
-    while _count(db) < 15 and time.time() < deadline and proc.poll() is None:
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    killed_at = _count(db)
+    killed_at = _kill_at(db, n, env, "--deterministic")
     assert 0 < killed_at < n
     done = subprocess.run(_synth(db, n, "--deterministic"), capture_output=True, text=True, env=env, timeout=300)
     assert done.returncode == 0, done.stderr

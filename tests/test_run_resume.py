@@ -37,6 +37,19 @@ KILL_POINTS = [
 ]
 
 
+def _run_and_kill_at(cmd: list[str], db: Path, point: str) -> int:
+    """Start `cmd`, SIGKILL it once `point` (SQL) holds in `db`; 1 if it was killed, 0 if it ended first."""
+    proc = subprocess.Popen(cmd, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while proc.poll() is None and time.time() < deadline and not _q(db, point):
+        time.sleep(0.02)
+    killed = proc.poll() is None
+    if killed:
+        proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    return int(killed)
+
+
 def _snapshot(db: Path) -> dict:
     with sqlite3.connect(db) as c:
         return {
@@ -57,14 +70,7 @@ def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path):
     db, out = tmp_path / "k.db", tmp_path / "k.jsonl"
     kills = 0
     for point in KILL_POINTS:
-        proc = subprocess.Popen(_cmd(db, out), env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while proc.poll() is None and time.time() < deadline and not _q(db, point):
-            time.sleep(0.02)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
+        kills += _run_and_kill_at(_cmd(db, out), db, point)
         assert not out.exists() or out.read_bytes() == ref_out.read_bytes()  # never a partial file
     assert kills >= 3
     done = subprocess.run(_cmd(db, out), env=ENV, capture_output=True, text=True, timeout=300)
@@ -155,15 +161,7 @@ def test_batched_run_killed_at_several_points_resumes_with_exact_counts(tmp_path
     db, out = tmp_path / "k.db", tmp_path / "k.jsonl"
     kills = 0
     for point in KILL_POINTS[1:3]:
-        proc = subprocess.Popen(_cmd(db, out, "--parallel", "4"), env=ENV, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
-        deadline = time.time() + 120
-        while proc.poll() is None and time.time() < deadline and not _q(db, point):
-            time.sleep(0.02)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
-        proc.wait()
+        kills += _run_and_kill_at(_cmd(db, out, "--parallel", "4"), db, point)
     assert kills >= 1
     done = subprocess.run(_cmd(db, out, "--parallel", "4"), env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

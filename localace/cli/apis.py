@@ -69,8 +69,6 @@ def synth_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: i
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,
                          max_docs=max_docs)
     if (scale := scale_request()) is not None:
-        if lora:
-            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         stage = synth_sharded(store, scale, cfg, model=model, n_ctx=n_ctx, announce=announce_api_stage)
         calls = calls_since(store, session)
         return _synth_summary(store, stage, calls["model_calls"], calls["cache_hits"])

@@ -69,8 +69,6 @@ def generate_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers
     store = exclusive_store(db_path, must_exist=f" (create APIs first with `localace apis synth --db {db_path}`)")
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     if (scale := scale_request()) is not None:
-        if lora:
-            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         stage = dialogs_sharded(store, scale, cfg, model=model, learner=learner, n_ctx=n_ctx)
         return _dialogs_summary(store, stage.run.id, calls_since(store, session))
     gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,

@@ -98,8 +98,6 @@ def eval_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: in
     items = _eval_items(data_path, answers_path, category, bfcl_categories, limit)
     store = exclusive_store(db_path)
     if (scale := scale_request()) is not None:
-        if lora:
-            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         store.start_session(shlex.join(["localace", *sys.argv[1:]]))
         report = eval_sharded(store, scale, items, model=model, n_ctx=n_ctx, mode=mode, seed=seed, max_tokens=max_tokens)
         return show_report(report, as_json)

@@ -15,7 +15,6 @@ from localace.cli.common import (
 )
 from localace.cli.scale import ray_options, scale_request, verify_sharded
 from localace.cli.progress import progress
-from localace.errors import UserError
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
 from localace.formats.registry import IMPORT_FORMATS
@@ -68,8 +67,6 @@ def verify_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: 
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs WHERE status='generated' ORDER BY run_id")]
     if (scale := scale_request()) is not None:
-        if lora:
-            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         store.start_session(shlex.join(["localace", *sys.argv[1:]]))
         verify_sharded(store, scale, runs, model=model, n_ctx=n_ctx, judges_mode=None if no_judges else judges_mode,
                        judge_samples=judge_samples, seed=seed)

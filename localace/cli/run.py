@@ -92,8 +92,6 @@ def run_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int
     store = exclusive_store(db_path)
     session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
     if (scale := scale_request()) is not None:
-        if lora:
-            raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
         report = run_sharded(store, cfg, scale, model=model, judge_model=judge_model, n_ctx=n_ctx,
                              force_new_run=force_new_run)
         return _finish(store, report, calls_since(store, session), out_path, fmt, seed)

@@ -68,6 +68,8 @@ def scale_request() -> ScaleRequest | None:
         return None
     threads = opts.get("threads") or int(os.environ.get("LOCALACE_THREADS", "0") or 0) or 1
     params = click.get_current_context().params
+    if params.get("lora"):
+        raise UserError("--lora does not go with --ray yet: run the adapted model without --ray")
     parallel = resolve_parallel(params.get("parallel"), bool(params.get("deterministic")), params.get("n_gpu_layers") or 0)
     return ScaleRequest(opts["ray"] or None, opts.get("shards"), threads, opts.get("num_gpus") or 0.0, parallel)
 
