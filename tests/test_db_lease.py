@@ -65,6 +65,26 @@ def test_every_writing_command_refuses_a_held_database_without_writing(tmp_path,
         assert c.execute("SELECT COUNT(*) FROM sessions").fetchone()[0] == 0
 
 
+@pytest.mark.parametrize("args", [
+    ["run", "--model", "fake", "--apis", "2", "--dialogs", "2"],
+    ["verify", "--model", "fake"],
+])
+def test_a_holder_still_migrating_a_new_database_is_named_not_reported_as_locked(tmp_path, args):
+    # CI caught it: two `run`s on one new file, and the second failed at "database is locked" because it
+    # opened (and migrated) the database before asking for the lease. The holder here is mid-write.
+    db = tmp_path / "m.db"
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN EXCLUSIVE")
+    try:
+        with acquire(db, command="localace test migrator"):
+            res = CliRunner().invoke(cli, [args[0], "--db", str(db), *args[1:]])
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert res.exit_code == 2, res.output
+    assert f"in use by pid {os.getpid()} on host" in res.output and "localace test migrator" in res.output
+
+
 def _holder(db: Path) -> subprocess.Popen:
     code = ("import sys, time; from localace.store.lock import acquire; "
             "lease = acquire(sys.argv[1], command='holder'); print('held', flush=True); time.sleep(120)")

@@ -111,10 +111,20 @@ def exclusive_store(db_path: str, *, must_exist: str | None = None):
     a second writer is refused at once with one line naming this process (pid, host, since when).
     must_exist: the database must already exist (the text is the hint of the not-found error)."""
     from localace.store import open_store
+    from localace.store.db import check_db_path
     from localace.store.lock import acquire
 
-    store = existing_store(db_path, must_exist) if must_exist is not None else open_store(db_path)
+    check_db_path(db_path)
+    if must_exist is not None and not Path(db_path).exists():
+        raise UserError(f"database not found: {db_path}{must_exist}")
+    # The lease comes before the database is opened: opening creates and migrates it, and two processes
+    # migrating one new file at once made the second fail with "database is locked" instead of naming the holder.
     lease = acquire(db_path, command=shlex.join(["localace", *sys.argv[1:]]))
+    try:
+        store = open_store(db_path)
+    except BaseException:
+        lease.release()
+        raise
     click.get_current_context().call_on_close(lease.release)
     return store
 

@@ -133,13 +133,19 @@ def _migrate(store: Store) -> None:
             conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?)", (name, utcnow()))
 
 
-def open_store(path: str | Path) -> Store:
-    """Open (creating if needed) a localace database; StoreError with one line if we cannot."""
+def check_db_path(path: str | Path) -> Path:
+    """The database path, or StoreError with one line if it can never be a database file."""
     path = Path(path).expanduser()
     if path.is_dir():
         raise StoreError(f"--db {path} is a directory; give a file path such as {path / 'localace.db'}")
     if not path.parent.exists():
         raise StoreError(f"cannot create database {path}: folder {path.parent} does not exist")
+    return path
+
+
+def open_store(path: str | Path) -> Store:
+    """Open (creating if needed) a localace database; StoreError with one line if we cannot."""
+    path = check_db_path(path)
     if path.exists() and path.stat().st_size > 0:
         inspect_existing(path)
     try:
