@@ -330,3 +330,19 @@ def test_dependent_results_carry_the_planned_value_into_the_next_call(store, too
         first_result, second_call = d.turns[2].tool_results[0].results, d.turns[3].tool_calls[0]
         assert first_result[link["field"]] == second_call.arguments[link["param"]] == link["value"]
         assert check_dialog(d) == []
+
+
+def test_a_summary_of_values_longer_than_the_grammar_writes_is_still_accepted():
+    # The grammar clips values at 60 characters; the check once asked for the full value, so a result whose
+    # values were all long rejected every summary the grammar could produce.
+    from localace.dialogs.flows import summarize
+    from localace.dialogs.model import ToolResult, Turn
+
+    long_note = ("Rain is expected from the late afternoon onwards with strong gusts along the coast and "
+                 "cooler air arriving overnight")
+    b, gen, fake = _builder([])
+    b.turns.append(Turn(role="tool", tool_results=[ToolResult(name="get_current_weather",
+                                                              results={"forecast_note": long_note})]))
+    turn = run_task(summarize(b), gen)
+    assert turn.action == "summarize" and long_note[:40] in turn.content
+    assert [c.output.kind for c in fake.calls if c.output is not None][-1] == "regex"  # it came from the grammar

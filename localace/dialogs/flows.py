@@ -47,7 +47,9 @@ def ask(b: DialogBuilder, state: list[Statement], goal_text: str, *, then: str |
 
 def summarize(b: DialogBuilder) -> Task[object]:
     """The assistant restates what the tool results say (at least one of their values)."""
-    facts = b.result_facts()
+    # Clipped once, for the grammar and the check alike: a check on the full value rejected every summary
+    # of a result whose values were all longer than the grammar lets the model write.
+    facts = [(label, C.clip_display(value)) for label, value in b.result_facts()]
     if not facts:
         raise DialogRejected("assistant_text", "the tool results hold no value to summarize")
 
