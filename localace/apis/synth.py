@@ -13,6 +13,7 @@ from typing import Any
 
 from localace.apis import operators as ops
 from localace.apis.draft import DraftError, describe_api, draft_to_spec, spec_to_draft
+from localace.apis.field_text import clean_descriptions
 from localace.apis.naming import (
     Vocab, describe_functionality, example_leaks, field_names, functionality_verb, odd_name_reason,
 )
@@ -240,6 +241,7 @@ class ApiSynthesizer:
             raise _Reject("example_leak", f"fields {', '.join(leaks)} come from the example {example.name} and have "
                                           f"nothing to do with this API's functionality", spec_to_draft(spec))
         names = "+".join(s.operator for s in steps)
+        spec, _ = clean_descriptions(spec)  # last: the operators write descriptions too
         return spec.replace(operator=names), steps
 
     def _example(self, rng: random.Random, top: str) -> ApiSpec:
