@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +14,7 @@ from localace.apis.mcp_import import DEFAULT_TIMEOUT, import_listing, list_serve
 from localace.apis.spec import STORED, ApiSpec
 from localace.apis.stage import ApiStage, ApiStageConfig, prepare_api_stage
 from localace.apis.synth import coverage
-from localace.backends import make_backend
+from localace.cli.common import cached_model, start_session
 from localace.cli.common import lora_option, ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.scale import ray_options, scale_request, synth_sharded
@@ -25,7 +23,6 @@ from localace.errors import UserError
 from localace.runs import rejection_counts
 from localace.stats import calls_since
 from localace.store import open_store
-from localace.store.cache import CachedBackend
 from localace.store.db import Store
 
 
@@ -65,15 +62,14 @@ def synth_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: i
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
     parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
     store = exclusive_store(db_path)
-    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+    session = start_session(store)
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,
                          max_docs=max_docs)
     if (scale := scale_request()) is not None:
         stage = synth_sharded(store, scale, cfg, model=model, n_ctx=n_ctx, announce=announce_api_stage)
         calls = calls_since(store, session)
         return _synth_summary(store, stage, calls["model_calls"], calls["cache_hits"])
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
-                                     parallel=parallel), store, session)
+    gen = cached_model(store, session, model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
     stage = prepare_api_stage(store, gen, cfg)
     announce_api_stage(stage)
     with progress() as bars:

@@ -106,6 +106,25 @@ def existing_store(db_path: str, hint: str = ""):
     return open_store(db_path)
 
 
+def command_line() -> str:
+    """The command as the user typed it, for sessions and leases."""
+    return shlex.join(["localace", *sys.argv[1:]])
+
+
+def start_session(store):
+    return store.start_session(command_line())
+
+
+def cached_model(store, session, model: str | None, *, n_ctx: int, lora: str | None = None, n_gpu_layers: int = 0,
+                 parallel: int | None = None):
+    """The backend a command's model calls go through: made from --model (and its options), cached in --db."""
+    from localace.backends import make_backend
+    from localace.store.cache import CachedBackend
+
+    return CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora,
+                                      n_gpu_layers=n_gpu_layers, parallel=parallel), store, session)
+
+
 def exclusive_store(db_path: str, *, must_exist: str | None = None):
     """Open the database of a command that writes work into it and hold its lease until the command ends:
     a second writer is refused at once with one line naming this process (pid, host, since when).
@@ -119,7 +138,7 @@ def exclusive_store(db_path: str, *, must_exist: str | None = None):
         raise UserError(f"database not found: {db_path}{must_exist}")
     # The lease comes before the database is opened: opening creates and migrates it, and two processes
     # migrating one new file at once made the second fail with "database is locked" instead of naming the holder.
-    lease = acquire(db_path, command=shlex.join(["localace", *sys.argv[1:]]))
+    lease = acquire(db_path, command=command_line())
     try:
         store = open_store(db_path)
     except BaseException:

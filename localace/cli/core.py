@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 
 import click
 from rich.table import Table
 
-from localace.backends import Output, Sampling, make_backend
+from localace.backends import Output, Sampling
 from localace.backends.validation import check_schema_supported
+from localace.cli.common import cached_model, start_session
 from localace.cli.common import (
     lora_option,
     ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, read_json_file, seed_option,
@@ -18,7 +17,6 @@ from localace.errors import SchemaError, UserError
 from localace.model_catalogue import list_models
 from localace.stats import collect_stats
 from localace.store import open_store
-from localace.store.cache import CachedBackend
 
 
 @click.command("models")
@@ -79,9 +77,7 @@ def generate_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers
     """One prompt, one completion (optionally constrained), cached in --db."""
     output = _output_from_flags(schema_path, regex, choices)
     store = open_store(db_path)
-    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers)
-    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    cached = CachedBackend(backend, store, session)
+    cached = cached_model(store, start_session(store), model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     with err.status("generating…"):
         completion = cached.generate(

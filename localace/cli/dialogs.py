@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import shlex
-import sys
 from collections import Counter
 
 import click
 
-from localace.backends import make_backend
 from localace.cli.apis import counter_table
+from localace.cli.common import cached_model, start_session
 from localace.cli.common import lora_option, ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.scale import dialogs_sharded, ray_options, scale_request
@@ -19,7 +17,6 @@ from localace.dialogs.generate import DialogConfig, parse_mix
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
 from localace.errors import UserError
 from localace.stats import calls_since, collect_stats
-from localace.store.cache import CachedBackend
 
 
 tool_results_option = click.option(
@@ -67,15 +64,15 @@ def generate_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers
                        tool_results=tool_results)
     parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
     store = exclusive_store(db_path, must_exist=f" (create APIs first with `localace apis synth --db {db_path}`)")
-    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+    session = start_session(store)
     if (scale := scale_request()) is not None:
         stage = dialogs_sharded(store, scale, cfg, model=model, learner=learner, n_ctx=n_ctx)
         return _dialogs_summary(store, stage.run.id, calls_since(store, session))
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
-                                     parallel=parallel), store, session)
+    gen = cached_model(store, session, model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
     scorer = None
     if learner:
-        scorer = CachedBackend(make_backend(learner, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers), store, session)
+        # No `parallel`: the learner only scores (log-likelihoods), and scores are served one request at a time.
+        scorer = cached_model(store, session, learner, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers)
     stage = prepare_dialog_stage(store, gen, cfg, learner_fp=scorer.fingerprint() if scorer else None)
     err.print(f"run {stage.run.id} ({'resumed' if stage.run.resumed else 'new'}), {stage.pool_size} APIs in the pool")
     have = store.count("dialogs", "run_id=?", (stage.run.id,))

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 
 import click
 from rich.table import Table
 
-from localace.backends import make_backend
+from localace.cli.common import cached_model, start_session
 from localace.cli.common import (
     lora_option,
     ctx_option, db_option, err, exclusive_store, handle_errors, model_option, out, parallel_options, print_json,
@@ -28,7 +26,6 @@ from localace.evaluate.runner import (
     load_eval_set,
     run_eval,
 )
-from localace.store.cache import CachedBackend
 
 
 def _percent(score: dict) -> str:
@@ -98,12 +95,12 @@ def eval_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: in
     items = _eval_items(data_path, answers_path, category, bfcl_categories, limit)
     store = exclusive_store(db_path)
     if (scale := scale_request()) is not None:
-        store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+        start_session(store)
         report = eval_sharded(store, scale, items, model=model, n_ctx=n_ctx, mode=mode, seed=seed, max_tokens=max_tokens)
         return show_report(report, as_json)
-    backend = make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
-    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-    cached = CachedBackend(backend, store, session)
+    session = start_session(store)
+    cached = cached_model(store, session, model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
+    backend = cached.backend
     model_ref = getattr(backend, "model", None)
     name = getattr(model_ref, "name", None) or model or backend.name
     correct = 0

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import shlex
-import sys
 
 import click
 
-from localace.backends import make_backend
+from localace.cli.common import cached_model, start_session
 from localace.cli.common import (
     lora_option,
     ctx_option, db_option, exclusive_store, handle_errors, model_option, out, parallel_options, resolve_parallel,
@@ -20,7 +18,6 @@ from localace.formats.ingest import ingest_file
 from localace.formats.registry import IMPORT_FORMATS
 from localace.report import rejection_reasons, verification_funnels
 from localace.store import open_store
-from localace.store.cache import CachedBackend
 from localace.verify.judges import Judges, judge_mode
 from localace.verify.stage import pending, verify_run
 
@@ -67,15 +64,14 @@ def verify_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: 
     runs = [run_id] if run_id else [r[0] for r in store.conn.execute(
         "SELECT DISTINCT run_id FROM dialogs WHERE status='generated' ORDER BY run_id")]
     if (scale := scale_request()) is not None:
-        store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+        start_session(store)
         verify_sharded(store, scale, runs, model=model, n_ctx=n_ctx, judges_mode=None if no_judges else judges_mode,
                        judge_samples=judge_samples, seed=seed)
         return _show_funnels(store, runs or ([run_id] if run_id else []))
     judges = None
     if not no_judges:
-        session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
-        gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
-                                         parallel=parallel), store, session)
+        session = start_session(store)
+        gen = cached_model(store, session, model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
         judges = Judges(gen, samples=judge_samples, seed=seed, enforce=judge_mode(judges_mode, gen.backend) == "enforce")
     with progress() as bars:
         for rid in runs:

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sys
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from localace.apis.seed_corpus import load_documents
-from localace.backends import make_backend
 from localace.card import card_data, render_card, write_card
+from localace.cli.common import cached_model, start_session
 from localace.cli.common import lora_option, ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.dialogs import parse_band, tool_results_option
@@ -90,17 +88,15 @@ def run_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int
     if docs:
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
     store = exclusive_store(db_path)
-    session = store.start_session(shlex.join(["localace", *sys.argv[1:]]))
+    session = start_session(store)
     if (scale := scale_request()) is not None:
         report = run_sharded(store, cfg, scale, model=model, judge_model=judge_model, n_ctx=n_ctx,
                              force_new_run=force_new_run)
         return _finish(store, report, calls_since(store, session), out_path, fmt, seed)
-    gen = CachedBackend(make_backend(model, n_ctx=n_ctx, file_hash=store.file_hash, lora=lora, n_gpu_layers=n_gpu_layers,
-                                     parallel=parallel), store, session)
+    gen = cached_model(store, session, model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
     judge_gen = None
     if judge_model and judges_mode != "off":
-        judge_gen = CachedBackend(make_backend(judge_model, n_ctx=n_ctx, file_hash=store.file_hash, n_gpu_layers=n_gpu_layers,
-                                               parallel=parallel), store, session)
+        judge_gen = cached_model(store, session, judge_model, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers, parallel=parallel)
     if cfg.judges == "auto":
         resolved = judge_mode("auto", (judge_gen or gen).backend)
         cfg = dataclasses.replace(cfg, judges=resolved)
