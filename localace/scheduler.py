@@ -191,7 +191,10 @@ def run_slots(slots: Iterator[int], slot_task: Callable[[int], Task[R]], gen: An
     A new slot starts only while `room(in_flight)` holds: the stage's target is not yet covered by what
     is committed plus what is in flight, so a batched run does not make more than it was asked for. When
     there is no room but slots are in flight, they finish first and the question is asked again (one of
-    them may fail its slot). Ends when there is no room and nothing is in flight."""
+    them may fail its slot). Ends when there is no room and nothing is in flight.
+
+    A slot task must commit its row before it returns: it stops counting as in flight when it ends, and
+    `room` sees only committed rows, so a row committed later by the caller would be admitted twice."""
     in_flight = 0
 
     def tracked(task: Task[R]) -> Task[R]:

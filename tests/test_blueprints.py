@@ -147,3 +147,20 @@ def test_schema_sampler_fallback_keeps_patterns_exact():
     schema = {"type": "string", "pattern": "^[A-Z]{3}$"}
     assert re.fullmatch("[A-Z]{3}", ValueMaker(2).value("origin_airport", schema))
     assert sample_instance(schema, random.Random(0))
+
+
+def test_a_result_status_fits_what_the_api_is_about():
+    def statuses(description: str) -> set[str]:
+        api = ApiSpec(name="get_it", description=description, domain=["X"],
+                      parameters={"type": "object", "required": ["x"],
+                                  "properties": {"x": {"type": "string", "description": "The x."}}},
+                      returns={"type": "object", "required": ["status"],
+                               "properties": {"status": {"type": "string", "description": "The status."}}})
+        return {ValueMaker(seed).result(api, {}, {"x": "a"})["status"] for seed in range(40)}
+
+    flight = statuses("Get live status of a flight by carrier code, number and date.")
+    assert "on time" in flight and not flight & {"completed", "recorded", "shipped"}
+    body = statuses("Track body measurements like weight and body-fat percentage over time.")
+    assert body <= {"active", "pending", "completed", "recorded", "available"}  # never "on time" or "boarding"
+    assert statuses("Track a parcel by its tracking number.") <= {"processing", "shipped", "in transit",
+                                                                  "out for delivery", "delivered"}

@@ -96,7 +96,7 @@ class ValueMaker:
         if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema and not schema.get(
                 "format"):
             if _has(words, "status", "state"):
-                return self.rng.choice(("active", "pending", "completed", "confirmed", "on time", "available"))
+                return self.rng.choice(_statuses(api))
             if _has(words, "message", "summary", "description", "details", "text", "note", "notes", "result"):
                 about = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in list(arguments.items())[:2]
                                   if isinstance(v, (str, int, float)) and not isinstance(v, bool))
@@ -252,6 +252,30 @@ def _num_range(words: list[str]) -> tuple[float, float]:
     if _has(words, "temperature", "temp"):
         return -5.0, 35.0
     return 1.0, 100.0
+
+
+# A status says what the API's thing can be: a body-fat log is not "on time", a flight is not "completed".
+_STATUS_BY_TOPIC: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
+    (("flight", "flights", "train", "trains", "bus", "ferry", "departure", "arrival"),
+     ("on time", "delayed", "boarding", "departed", "landed", "cancelled")),
+    (("order", "orders", "shipment", "parcel", "package", "delivery", "tracking"),
+     ("processing", "shipped", "in transit", "out for delivery", "delivered")),
+    (("booking", "reservation", "appointment", "ticket", "tickets", "table", "room"),
+     ("confirmed", "pending", "waitlisted", "cancelled")),
+    (("payment", "invoice", "transfer", "refund", "transaction", "bill"),
+     ("paid", "pending", "processing", "failed", "refunded")),
+    (("task", "job", "build", "report", "export", "upload", "request", "ticket"),
+     ("queued", "running", "completed", "failed")),
+)
+_STATUS_DEFAULT = ("active", "pending", "completed", "recorded", "available")
+
+
+def _statuses(api: ApiSpec) -> tuple[str, ...]:
+    words = _words(f"{api.name} {api.description}")
+    for keys, statuses in _STATUS_BY_TOPIC:
+        if _has(words, *keys):
+            return statuses
+    return _STATUS_DEFAULT
 
 
 def _topic(api: ApiSpec, rng: random.Random) -> str | None:
