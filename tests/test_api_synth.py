@@ -74,10 +74,11 @@ def test_growing_n_extends_the_same_run(store):
 
 
 def test_duplicates_are_rejected_with_reason(store, tmp_path):
-    # A model that always writes the same API: the first is kept, the rest are counted duplicates.
+    # A model that always writes the same API: the first is kept, the rest are counted duplicates. Its name is
+    # the one the functionality settles; once taken, the vocabulary pattern (which allows it too) decides.
     (tmp_path / "docs").mkdir()
     (tmp_path / "docs" / "weather.md").write_text("# Weather\n\n- Get the weather for a city, with its temp\n")
-    draft = {"name": "get_city_weather",
+    draft = {"name": "get_weather",
              "parameters": {"city": {"type": "string", "description": "City name here.", "required": True},
                             "temp": {"type": "string", "description": "Unit of the temperature.", "required": False},
                             "more": []},
@@ -95,7 +96,7 @@ def test_duplicates_are_rejected_with_reason(store, tmp_path):
     with pytest.raises(Exception, match="25 API slots in a row failed"):
         list(stage.synth_events(gen, store, cfg))
     reasons = [r[0] for r in store.conn.execute("SELECT reason FROM rejections WHERE check_name='duplicate'")]
-    assert reasons and all("get_city_weather" in r for r in reasons)
+    assert reasons and all("get_weather" in r for r in reasons)
     assert store.count("apis") == 1
 
 

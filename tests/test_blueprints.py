@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from localace.apis.naming import Vocab, example_leaks, field_candidates, field_type, is_odd_name, odd_name_reason
+from localace.apis.naming import api_name_choices, Vocab, example_leaks, field_candidates, field_type, is_odd_name, odd_name_reason
 from localace.apis.spec import ApiSpec
 from localace.apis.synth import builtin_examples
 from localace.backends.schema_sample import sample_instance
@@ -25,9 +25,15 @@ WEATHER = builtin_examples()[0]
 def test_vocabulary_constraint_allows_the_functionality_words_and_nothing_of_the_example():
     vocab = Vocab(["Get live status of a flight by carrier code, number and date"], ["Flights"])
     name, param = re.compile(vocab.name_pattern()), re.compile(vocab.param_pattern())
-    assert name.fullmatch("get_flight_status") and name.fullmatch("track_live_flight_status")
-    for bad in ("https_api_1_2_3", "get_current_weather", "flight_status", "get", "get_a_b_c_d_e"):
+    assert name.fullmatch("get_flight_status")  # the one name the functionality settles
+    for bad in ("https_api_1_2_3", "get_current_weather", "flight_status", "get", "get_a_b_c_d_e",
+                "track_live_flight_status", "get_status"):
         assert not name.fullmatch(bad), bad
+    # A functionality that names no action falls back to verb_object from its words.
+    loose = re.compile(Vocab(["Live flight status by carrier code, number and date"], ["Flights"]).name_pattern())
+    assert loose.fullmatch("get_flight_status") and loose.fullmatch("track_flight_status")
+    for bad in ("https_api_1_2_3", "get_current_weather", "flight_status", "get", "get_a_b_c_d_e"):
+        assert not loose.fullmatch(bad), bad
     assert param.fullmatch("carrier_code") and param.fullmatch("flight_number") and param.fullmatch("date")
     for bad in ("temperature", "humidity", "param_1", "include_air_quality"):
         assert not param.fullmatch(bad), bad
@@ -164,3 +170,41 @@ def test_a_result_status_fits_what_the_api_is_about():
     assert body <= {"active", "pending", "completed", "recorded", "available"}  # never "on time" or "boarding"
     assert statuses("Track a parcel by its tracking number.") <= {"processing", "shipped", "in transit",
                                                                   "out for delivery", "delivered"}
+
+
+@pytest.mark.parametrize("functionality,names", [
+    ("Create a training plan toward a goal such as a 10 km race", ["create_training_plan"]),
+    ("Build an itinerary from a destination, travel dates and interests", ["build_itinerary"]),
+    ("Track body measurements like weight and body-fat percentage over time", ["track_body_measurements"]),
+    ("Estimate the total cost of a trip including transport and lodging", ["estimate_trip_total_cost",
+                                                                          "estimate_total_cost"]),
+    ("Get live status of a flight by carrier code, number and date", ["get_flight_status"]),
+    ("Retrieve the latest version of a package", ["get_package_version", "get_version"]),
+    ("Add, update or remove items in a cart", ["add_items"]),
+    ("Look up the meaning of a word", ["lookup_word_meaning", "lookup_meaning"]),
+    ("Weather forecast for a city", []),  # no action named: the vocabulary pattern decides
+    ("Get", []),
+])
+def test_the_functionality_settles_the_api_name(functionality, names):
+    # Names the embedded model wrote for these under the vocabulary alone: create_training_price,
+    # translate_travel_availability_info, track_fat_percentage_body.
+    assert api_name_choices(functionality) == names
+
+
+def test_tool_results_report_arguments_and_fill_people_places_and_times_sensibly():
+    # From a README run: {"updated_at": "prices product", "product_variants": "stock levels"} for a call with
+    # product_variants 8, and {"people": "article", "places": "extract"} for an article's entities.
+    from localace.dialogs.values import echo_value
+
+    assert echo_value(8, {"type": "string"}) == "8" and echo_value(8, {"type": "integer"}) == 8
+    assert echo_value("x", {"type": "integer"}) is None and echo_value(True, {"type": "string"}) is None
+    api = ApiSpec(name="analyze_article", description="Extract people, places and organizations mentioned in an article.",
+                  domain=["News"],
+                  parameters={"type": "object", "required": ["article_id"],
+                              "properties": {"article_id": {"type": "string", "description": "The article ID."}}},
+                  returns={"type": "object", "required": ["people", "places", "organizations", "updated_at"],
+                           "properties": {n: {"type": "string", "description": f"The {n}."}
+                                          for n in ("people", "places", "organizations", "updated_at")}})
+    result = ValueMaker(5).result(api, {}, {"article_id": "A-71535"})
+    assert all(len(result[n].split(", ")) >= 2 for n in ("people", "places", "organizations"))
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00", result["updated_at"])

@@ -189,6 +189,60 @@ def functionality_roles(functionality: str) -> tuple[list[str], list[str]]:
     return list(dict.fromkeys(inputs)), list(dict.fromkeys(outputs))
 
 
+# Where the object of a functionality's verb ends: "Track body measurements like weight…" names body_measurements.
+_OBJECT_ENDS = _PREPOSITIONS | frozenset("and or like such including toward towards than while so that which "
+                                         "whose when where if".split())
+_NAME_STOP = _STOP | frozenset("live several given selected specific certain current possible multiple various "
+                               "other own next latest recent".split())
+_MORE_VERBS = frozenset("build compute move manage edit play open close find identify classify extract parse "
+                        "format merge split simulate optimize locate map draft write compose suggest match assign "
+                        "notify remind approve reject publish archive restore sync backup authenticate encode "
+                        "decode compress resize crop render forecast quote price assess evaluate test diagnose".split())
+_VERB_SYNONYMS = {"retrieve": "get", "show": "get", "fetch": "get", "look": "lookup", "obtain": "get", "view": "get"}
+
+
+def api_name_choices(functionality: str) -> list[str]:
+    """The names an API doing `functionality` may have: its verb and the object that verb acts on, with the
+    thing that object belongs to when one is named ("Estimate the total cost of a trip" → estimate_trip_total_cost,
+    estimate_total_cost). Empty when the phrase does not start with a verb and an object.
+
+    The name is decided here, not by the model: given a vocabulary, a 135M model wrote `create_training_price`
+    for "Create a training plan" and `translate_travel_availability_info` for "Build an itinerary"."""
+    tokens = re.findall(r"[a-z]+|[,;:(]", functionality.lower())
+    if len(tokens) < 2:
+        return []
+    verb = _VERB_SYNONYMS.get(tokens[0], tokens[0])
+    if verb not in VERBS and verb not in _MORE_VERBS:  # "Weather forecast for a city" names no action
+        return []
+    if verb == "lookup" and tokens[1:2] == ["up"]:
+        tokens = tokens[1:]
+    rest = tokens[1:]
+    while rest and (rest[0] in VERBS or rest[0] in _MORE_VERBS or rest[0] in (",", "or", "and")):
+        rest = rest[1:]  # "Add, update or remove items": more verbs before the object
+    obj: list[str] = []
+    i = 0
+    while i < len(rest) and rest[i] not in _OBJECT_ENDS and rest[i] not in ",;:(":
+        if rest[i] not in _NAME_STOP and len(rest[i]) > 1:
+            obj.append(rest[i])
+        i += 1
+    obj = obj[-3:]
+    if not obj:
+        return []
+    owner: list[str] = []
+    if i < len(rest) and rest[i] == "of":
+        j = i + 1
+        while j < len(rest) and rest[j] not in _OBJECT_ENDS and rest[j] not in ",;:(":
+            if rest[j] not in _NAME_STOP and len(rest[j]) > 1:
+                owner.append(rest[j])
+            j += 1
+    names = []
+    if owner and len(owner[-1:] + obj) <= 3:
+        names.append("_".join([verb, owner[-1], *obj]))
+    if not (names and all(w in GENERIC_NAME_NOUNS for w in obj)):  # `get_status` names nothing once the owner is known
+        names.append("_".join([verb, *obj]))
+    return [n for n in dict.fromkeys(names) if re.fullmatch(r"[a-z]+(_[a-z]+){1,4}", n) and odd_name_reason(n) is None]
+
+
 _GENERIC_TAIL = frozenset({"number", "code", "id", "name", "type", "status", "level"})
 # Nouns that are values, not things with an id of their own.
 _NOT_ENTITIES = _GENERIC_TAIL | frozenset("date time text mode skill region language address amount price season "
@@ -280,6 +334,8 @@ def field_type(name: str) -> dict[str, Any] | None:
             "max", "min", "page", "limit", "total", "count", "year", "quantity", "number") or name in (
             "limit", "page", "total", "count", "quantity", "year"):
         return {"type": "integer"}
+    if last in ("type", "category", "kind", "mode", "format", "genre"):
+        return {"type": "string"}  # a 135M model made `activity_type` an integer
     if last in ("price", "amount", "rate", "latitude", "longitude", "score", "percent", "distance", "yield"):
         return {"type": "number"}
     if parts[0] in ("include", "is", "has", "only"):
@@ -306,6 +362,7 @@ class Vocab:
         context_words = [w for w in vocabulary(context, (), limit=20) if w not in VERBS]
         words = [w for w in dict.fromkeys(gets + gives + context_words) if w not in VERBS]
         self.name = list(dict.fromkeys(words + GENERIC_NAME_NOUNS))
+        self.name_choices = api_name_choices(functionalities[0]) if functionalities else []
         # What the functionality names is the API's core (at most 4 each); knobs and echoes are extras.
         self.core_params = params[:4]
         self.core_returns = results[:4]
@@ -332,6 +389,9 @@ class Vocab:
         return f"^{_alternation(self.return_names)}$"
 
     def name_pattern(self, verb: str | None = None) -> str:
-        """verb_object; the functionality's own verb when it has one, so "Track shipments" is not `create_order`."""
+        """The names the functionality settles (api_name_choices) when it does; else verb_object from the
+        vocabulary, with the functionality's own verb when it has one, so "Track shipments" is not `create_order`."""
+        if self.name_choices:
+            return f"^{_alternation(self.name_choices)}$"
         return api_name_pattern(self.name, [verb] if verb else VERBS)
 

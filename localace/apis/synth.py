@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
@@ -114,9 +114,11 @@ def imported_before(store: Store, created_at: str) -> list[ApiSpec]:
 
 class ApiSynthesizer:
     def __init__(self, gen: CachedBackend, store: Store, run_id: str, tree_id: str, cfg: SynthConfig,
-                 documents: dict[str, str] | None = None) -> None:
-        """documents: text of each top-level domain's source document (its words may name fields)."""
+                 documents: dict[str, str] | None = None, taken_names: Iterable[str] = ()) -> None:
+        """documents: text of each top-level domain's source document (its words may name fields);
+        taken_names: API names made elsewhere (other shards) that this database does not hold."""
         self.gen, self.store, self.run_id, self.cfg = gen, store, run_id, cfg
+        self.taken = {norm_key(n) for n in taken_names}
         self.documents = documents or {}
         self.tree = load_tree(store, tree_id)
         self.tops = sorted({n.top_domain for n in self.tree})
@@ -200,6 +202,8 @@ class ApiSynthesizer:
             example = self._example(rng, top)
             vocab = Vocab(functionalities, path, document)
             template, operator = "api_write", "write"
+        # A settled name already in the database would only be rejected as a duplicate: the vocabulary decides then.
+        vocab.name_choices = [n for n in vocab.name_choices if not self._name_taken(n)]
         verb = functionality_verb(functionalities[0])
         schema = vocab.draft_schema(verb)
         try:
@@ -278,6 +282,11 @@ class ApiSynthesizer:
             fewest = min(self.state.types.get(t, 0) for t in usable)
             return usable[rng.choice(sorted(t for t in usable if self.state.types.get(t, 0) == fewest))]
         return rng.choice([m for m in list(TARGETS.values()) + EXTRA_MOVES if _applicable(m, present)])
+
+    def _name_taken(self, name: str) -> bool:
+        if norm_key(name) in self.taken:
+            return True
+        return self.store.conn.execute("SELECT 1 FROM apis WHERE norm_key=? LIMIT 1", (norm_key(name),)).fetchone() is not None
 
     def _duplicate_of(self, spec: ApiSpec) -> str | None:
         row = self.store.conn.execute("SELECT name FROM apis WHERE norm_key=? OR id=? LIMIT 1",

@@ -20,7 +20,7 @@ from localace.dialogs.plans import Link, PlannedCall
 from localace.dialogs.preferences import pair_record
 from localace.dialogs.statements import Statement, display, unstated
 from localace.dialogs.transcript import agent_messages
-from localace.dialogs.values import ValueMaker, _valid
+from localace.dialogs.values import ValueMaker, echo_value
 from localace.errors import GenerationError
 from localace.hashing import canonical_json, content_hash
 from localace.prompts import load_prompt
@@ -233,7 +233,8 @@ class DialogBuilder:
         fixed_by_call = []
         for i, call in enumerate(planned):
             fields = call.api.returns.get("properties", {})
-            fixed = {n: v for n, v in call.arguments.items() if n in fields and _valid(v, fields[n])}
+            fixed = {n: echoed for n, v in call.arguments.items() if n in fields
+                     and (echoed := echo_value(v, fields[n])) is not None}
             if link is not None and i == 0 and link.field in fields:
                 fixed[link.field] = link.value
             fixed_by_call.append(fixed)

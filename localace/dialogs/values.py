@@ -187,6 +187,17 @@ class ValueMaker:
         return f"{prefix}-{self.rng.randint(10000, 99999)}"
 
 
+def echo_value(value: Any, schema: dict[str, Any]) -> Any:
+    """An argument as a result field of the same name reports it: as given, or as text when the field is a
+    string and the argument a number (`product_variants` 8 comes back as "8", not as unrelated words)."""
+    if _valid(value, schema):
+        return value
+    if schema.get("type") == "string" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = str(value)
+        return text if _valid(text, schema) else None
+    return None
+
+
 def _valid(value: Any, schema: dict[str, Any]) -> bool:
     try:
         jsonschema.validate(value, schema, format_checker=FORMAT_CHECKER)
@@ -310,6 +321,8 @@ _STRING_RULES: tuple[Rule, ...] = (
     (("airport", "origin", "destination"), lambda v, w: v.rng.choice(AIRPORTS)),
     (("flight",), lambda v, w: f"{v.rng.choice(AIRLINES)}{v.rng.randint(100, 2999)}"),
     (("carrier", "airline"), lambda v, w: v.rng.choice(AIRLINES)),
+    (("at", "timestamp", "updated", "created", "modified"), lambda v, w: dt.datetime.combine(
+        v.date(), dt.time(v.rng.randint(7, 21), v.rng.choice((0, 15, 30, 45)))).isoformat()),
     (("date", "day", "birthday", "checkin", "checkout", "departure", "arrival", "deadline", "due"),
      lambda v, w: v.date().isoformat()),
     (("time", "hour"), lambda v, w: f"{v.rng.randint(7, 21):02d}:{v.rng.choice((0, 15, 30, 45)):02d}"),
@@ -328,6 +341,12 @@ _STRING_RULES: tuple[Rule, ...] = (
     (("name", "customer", "passenger", "guest", "author", "patient", "owner", "contact", "recipient", "person"),
      lambda v, w: v.fake.name()),
     (("color", "colour"), lambda v, w: v.fake.color_name()),
+    (("people", "persons", "attendees", "members", "participants", "speakers", "authors", "contacts", "players",
+      "employees", "candidates", "guests"), lambda v, w: ", ".join(v.fake.name() for _ in range(v.rng.randint(2, 3)))),
+    (("places", "locations", "cities", "venues", "destinations"),
+     lambda v, w: ", ".join(v.fake.city() for _ in range(v.rng.randint(2, 3)))),
+    (("organizations", "organisations", "companies", "brands", "sponsors", "vendors"),
+     lambda v, w: ", ".join(v.fake.company() for _ in range(v.rng.randint(2, 3)))),
     (("text", "message", "content", "body", "comment", "review", "sentence", "note", "notes", "feedback"),
      lambda v, w: v.fake.sentence(nb_words=7).rstrip(".")),
     (("title", "headline", "subject"), lambda v, w: v.fake.catch_phrase()),

@@ -32,7 +32,8 @@ def api_stages(store: Store, runner: ShardRunner, cfg: ApiStageConfig, stage: Ap
     """Context tree (sharded by document), then API synthesis (by slot), of a prepared stage; returns it."""
     yield from runner.run(tree_plan(store, stage.tree_id, stage.documents, depth=cfg.depth, breadth=cfg.breadth,
                                     seed=cfg.seed))
-    yield from runner.run(api_plan(stage.run.id, stage.tree_id, cfg.synth_config(), stage.documents_by_domain))
+    yield from runner.run(api_plan(stage.run.id, stage.tree_id, cfg.synth_config(), stage.documents_by_domain,
+                                   main=store))
     return stage
 
 

@@ -56,6 +56,7 @@ class ApiWork:
     tree_id: str
     config: SynthConfig  # n = this shard's target, shard = (k, n)
     documents: tuple[tuple[str, str], ...] = ()  # (top-level domain, its source text)
+    taken_names: tuple[str, ...] = ()  # API names other shards of the run have made (not in this shard's file)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,7 @@ def _tree(work: TreeWork, store: Store, models: _Backends) -> int:
 
 def _apis(work: ApiWork, store: Store, models: _Backends) -> int:
     synth = ApiSynthesizer(models.get(models.models.generator), store, work.run_id, work.tree_id, work.config,
-                           documents=dict(work.documents))
+                           documents=dict(work.documents), taken_names=work.taken_names)
     for _ in synth.run(models.parallel):
         pass
     return store.count("apis", "run_id=?", (work.run_id,))

@@ -55,10 +55,15 @@ def tree_plan(main: Store, tree_id: str, documents: list[SeedDocument], *, depth
                      (tree_id,), work)
 
 
-def api_plan(run_id: str, tree_id: str, cfg: SynthConfig, documents: dict[str, str] | None = None) -> StagePlan:
+def api_plan(run_id: str, tree_id: str, cfg: SynthConfig, documents: dict[str, str] | None = None,
+             main: Store | None = None) -> StagePlan:
     def work(k: int, n: int, target: int) -> Work:
+        # The names other shards' APIs of this run already have in the main database: a shard sees only its own
+        # slots, and without these a top-up round would write the name its functionality settles again.
+        taken = tuple(r[0] for r in main.conn.execute(
+            "SELECT name FROM apis WHERE run_id=? AND seq % ? != ? ORDER BY name", (run_id, n, k))) if main else ()
         return ApiWork(run_id, tree_id, dataclasses.replace(cfg, n=target, shard=(k, n)),
-                      tuple(sorted((documents or {}).items())))
+                      tuple(sorted((documents or {}).items())), taken)
 
     def seed(k: int, n: int) -> Selection:
         # The run, its tree, every API of other runs and imports (the example buffer and the name checks
