@@ -346,3 +346,11 @@ def test_a_summary_of_values_longer_than_the_grammar_writes_is_still_accepted():
     turn = run_task(summarize(b), gen)
     assert turn.action == "summarize" and long_note[:40] in turn.content
     assert [c.output.kind for c in fake.calls if c.output is not None][-1] == "regex"  # it came from the grammar
+
+
+def test_a_question_for_a_missing_value_must_name_it_in_whole_words():
+    from localace.dialogs.flows import _mentions
+
+    check = _mentions("order id")
+    assert check("What is the order id?") is None
+    assert check("Did you place an order?") == "does not mention the order id"  # 'id' inside 'Did' is not asking

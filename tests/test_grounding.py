@@ -111,3 +111,26 @@ def test_narrating_or_assistant_voiced_user_turns(text):
 ])
 def test_user_turns_in_the_users_voice(text):
     assert voice_problem(text) is None
+
+
+@given(st.lists(st.sampled_from(["is", "include", "air", "quality", "enabled", "show", "maps", "only", "x", "summaries",
+                                 "use", "metric"]), min_size=1, max_size=4).map("_".join), st.booleans())
+@settings(deadline=None)  # the first example imports the dialog modules
+def test_the_user_agent_and_the_grounding_rule_read_a_flag_the_same_way(name, value):
+    # Once they did not: the agent dropped filler words and matched unstemmed, the rule kept a filler-only name
+    # whole and matched stems, so a turn the agent accepted could fail `grounded_arguments` (or the reverse).
+    from localace.apis.spec import ApiSpec
+    from localace.dialogs.plans import PlannedCall
+    from localace.dialogs.statements import statements, unstated
+
+    api = ApiSpec(name="get_map", description="Get a map.", domain=["Maps"],
+                  parameters={"type": "object", "required": [name],
+                              "properties": {name: {"type": "boolean", "description": "A flag."}}},
+                  returns={"type": "object", "required": ["url"],
+                           "properties": {"url": {"type": "string", "description": "The map URL."}}})
+    state = statements(PlannedCall(api, {name: value}))
+    text = "Please get the map, " + " and ".join(lit for s in state for lit in s.literals) + "."
+    assert unstated(text, state) == []
+    assert Sources([text]).mentions_flag(name, value)
+    plain = "Please get the map."  # the agent and the rule agree on a turn without the words too
+    assert (unstated(plain, state) == []) == Sources([plain]).mentions_flag(name, value)

@@ -62,8 +62,9 @@ def summarize(b: DialogBuilder) -> Task[object]:
 
 def _mentions(words: str) -> object:
     def check(text: str) -> str | None:
-        lowered = text.lower()
-        return None if all(w in lowered for w in words.lower().split()) else f"does not mention the {words}"
+        # Whole words: "Did you mean…" does not ask for the `id`.
+        said = set(re.findall(r"[a-z0-9]+", text.lower()))
+        return None if all(w in said for w in re.findall(r"[a-z0-9]+", words.lower())) else f"does not mention the {words}"
     return check
 
 

@@ -7,11 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from localace.dialogs.plans import PlannedCall
-from localace.verify.grounding import Sources, leaves
-
-_FILLER = frozenset({"is", "has", "include", "includes", "with", "use", "enable", "enabled", "only", "show", "allow",
-                     "flag", "should", "do", "want", "get"})
-
+from localace.verify.grounding import Sources, flag_words, leaves
 
 @dataclass(frozen=True)
 class Statement:
@@ -33,6 +29,11 @@ def display(value: Any) -> str:
     return str(value)
 
 
+def _flag_name(path: str) -> str:
+    """The parameter name of a leaf's path, as the grounding rule takes it (`options.include_maps` → include_maps)."""
+    return path.rsplit(".", 1)[-1].split("[")[0]
+
+
 def _label(path: str) -> str:
     words = re.sub(r"\[\d+\]", "", path).replace(".", " ").replace("_", " ")
     return " ".join(words.split())
@@ -48,9 +49,9 @@ def statements(call: PlannedCall, *, skip: tuple[str, ...] = ()) -> list[Stateme
             if leaf is None:
                 continue
             if isinstance(leaf, bool):
-                # A flag is stated by its words ("include air quality"), which is also how grounding reads it.
-                words = " ".join(w for w in re.findall(r"[a-z]+", path.rsplit(".", 1)[-1].lower()) if w not in _FILLER)
-                out.append(Statement(_label(path), display(leaf), (words,) if words else (), path, leaf))
+                # A flag is stated by its words ("air quality"), the very words the grounding rule reads.
+                words = " ".join(flag_words(_flag_name(path)))
+                out.append(Statement(_label(path), display(leaf), (words or display(leaf),), path, leaf))
             else:
                 out.append(Statement(_label(path), display(leaf), (display(leaf),), path, leaf))
     return out
@@ -61,11 +62,7 @@ def unstated(text: str, state: list[Statement]) -> list[str]:
     sources = Sources([text])
     missing = []
     for s in state:
-        if isinstance(s.value, bool):
-            ok = all(f" {w} " in f" {' '.join(re.findall(r'[a-z0-9]+', text.lower()))} " for w in
-                     " ".join(s.literals).split())
-        else:
-            ok = sources.states(s.value)
+        ok = sources.mentions_flag(_flag_name(s.path), s.value) if isinstance(s.value, bool) else sources.states(s.value)
         if not ok:
             missing.append(s.label)
     return missing

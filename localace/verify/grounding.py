@@ -39,6 +39,13 @@ _DATE_PATTERNS = (
     (re.compile(r"\b(\d{1,2})[/.](\d{1,2})[/.](\d{4})\b"), ("a", "b", "y")),  # 12/03/2026: either order
 )
 _TIME = re.compile(r"\b(\d{1,2})(?::(\d{2}))?(?::\d{2})?\s*(am|pm|a\.m\.|p\.m\.)?(?![\d])", re.I)
+def flag_words(name: str) -> list[str]:
+    """The words that state a boolean parameter: its name's words without filler ("air quality" for
+    include_air_quality), all of them when the name is filler only. The user agent says these; the rule reads them."""
+    words = re.findall(r"[a-z]+", name.lower())
+    return [w for w in words if w not in _BOOL_FILLER] or words
+
+
 _BOOL_FILLER = frozenset({"is", "has", "include", "includes", "with", "use", "enable", "enabled", "only", "show",
                           "allow", "flag", "should", "do", "want", "get"})
 
@@ -139,8 +146,7 @@ class Sources:
     def mentions_flag(self, name: str, value: bool) -> bool:
         """Whether a boolean is stated: the meaningful words of its parameter's name all occur ("air quality"
         for include_air_quality); a name of filler words only counts whole, a name of no words by yes/no."""
-        words = re.findall(r"[a-z]+", name.lower())
-        words = [w for w in words if w not in _BOOL_FILLER] or words
+        words = flag_words(name)
         if not words:
             words = ["true", "yes"] if value else ["false", "no"]
             return any(f" {w} " in self._index[0] for w in words)
