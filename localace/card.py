@@ -161,7 +161,9 @@ def _quality(store: Store, dialog_runs: Sequence[str]) -> dict[str, Any]:
             f"argument values grounded in the conversation ({figures['scope']})": _share(figures["grounded_values"]),
             "user turns that narrate or speak as the assistant": _share(figures["narrating_user_turns"]),
             "odd API names (3+ digit run, http, more than 6 parts)": _share(figures["odd_api_names"]),
-            "APIs rejected for fields leaked from the example": figures["example_leaks_rejected"]}
+            "APIs rejected for fields leaked from the example": figures["example_leaks_rejected"],
+            "synthesized field descriptions written from the field's name":
+                _share(figures["plain_field_descriptions"])}
     return quality
 
 

@@ -61,6 +61,22 @@ def api_name_figures(names: list[str]) -> dict[str, Any]:
     return {**_share(len(odd), len(names)), "examples": odd[:5]}
 
 
+def plain_description_figures(specs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Top-level fields whose description is the plain one written from their name (the model's failed the
+    check, or said no more than that): how much of the APIs' prose the model did not write."""
+    from localace.apis.field_text import written_description
+
+    plain = total = 0
+    for spec in specs:
+        for key in ("parameters", "returns"):
+            props = (spec.get(key) or {}).get("properties") or {}
+            for name, schema in props.items():
+                if isinstance(schema, dict):
+                    total += 1
+                    plain += schema.get("description") == written_description(name, schema)
+    return _share(plain, total)
+
+
 def _share(part: int, whole: int) -> dict[str, Any]:
     return {"count": part, "of": whole, "share": round(part / whole, 4) if whole else None}
 
@@ -80,10 +96,13 @@ def quality_figures(store: Any, dialog_run: str | None = None, api_run: str | No
 def quality_section(tallies: dict[str, QualityTally], store: Any, api_run: str | None) -> dict[str, Any]:
     kept = tallies["kept"].dialogs > 0
     names_sql = "SELECT name FROM apis" + (" WHERE run_id=?" if api_run else "")
+    specs_sql = "SELECT data_json FROM apis WHERE source='synth'" + (" AND run_id=?" if api_run else "")
     leaks_sql = "SELECT COUNT(*) FROM rejections WHERE stage='apis' AND check_name='example_leak'" + (
         " AND run_id=?" if api_run else "")
     args = (api_run,) if api_run else ()
     return {**tallies["kept" if kept else "all"].result(),
             "scope": "kept dialogs" if kept else "all dialogs (none kept yet)",
             "odd_api_names": api_name_figures([r[0] for r in store.conn.execute(names_sql, args)]),
+            "plain_field_descriptions": plain_description_figures(
+                [json.loads(r[0]) for r in store.conn.execute(specs_sql, args)]),
             "example_leaks_rejected": store.conn.execute(leaks_sql, args).fetchone()[0]}

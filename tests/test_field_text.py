@@ -73,3 +73,12 @@ def test_a_written_description_always_passes_the_check(name, schema):
     text = written_description(name, schema)
     assert text[0].isupper() and text.endswith(".")
     assert description_problem(name, text) is None, text
+
+
+def test_the_quality_figure_counts_descriptions_written_from_the_name():
+    from localace.quality import plain_description_figures
+
+    cleaned, counts = clean_descriptions(FLIGHT)
+    figure = plain_description_figures([cleaned.model_dump()])
+    assert figure == {"count": 6, "of": 8, "share": 0.75}  # all but carrier_code and gate ("The departure gate.")
+    assert sum(counts.values()) == figure["count"]

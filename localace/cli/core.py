@@ -127,6 +127,8 @@ def quality_table(quality: dict) -> Table:
     table.add_row("odd API names (3+ digit run, http, > 6 parts)",
                   share(odd) + (f": {', '.join(odd['examples'])}" if odd["examples"] else ""))
     table.add_row("APIs rejected for fields leaked from the example", str(quality["example_leaks_rejected"]))
+    table.add_row("synthesized field descriptions written from the field's name",
+                  share(quality["plain_field_descriptions"]))
     return table
 
 
