@@ -208,3 +208,8 @@ def test_tool_results_report_arguments_and_fill_people_places_and_times_sensibly
     result = ValueMaker(5).result(api, {}, {"article_id": "A-71535"})
     assert all(len(result[n].split(", ")) >= 2 for n in ("people", "places", "organizations"))
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:00", result["updated_at"])
+
+
+def test_an_array_of_people_holds_one_name_per_item():
+    people = ValueMaker(4).value("people", {"type": "array", "items": {"type": "string"}, "minItems": 2})
+    assert len(people) >= 2 and all(", " not in p and len(p.split()) >= 2 for p in people)

@@ -354,3 +354,31 @@ def test_a_question_for_a_missing_value_must_name_it_in_whole_words():
     check = _mentions("order id")
     assert check("What is the order id?") is None
     assert check("Did you place an order?") == "does not mention the order id"  # 'id' inside 'Did' is not asking
+
+
+def test_a_chat_dialog_stays_on_its_topic(store):
+    # A README run kept a user turn about a beach day in Barcelona answered about good morning in Spanish.
+    from localace.dialogs.flows import _about
+    from localace.dialogs.model import Dialog
+
+    check = _about("how to say good morning in Spanish")
+    assert check("Tell me how to say good morning in Spanish?") is None
+    assert check("I'm going to the beach in Barcelona tomorrow.") == "is not about 'how to say good morning in Spanish'"
+    seed_apis(store)
+    run_id, _ = generate(store, 3, mix={"non_tool": 1.0})
+    for row in rows(store, run_id):
+        dialog = Dialog.model_validate_json(row[3])
+        topic = dialog.meta["plan"]["topic"] or ""
+        for turn in dialog.turns:
+            assert topic and _about(topic)(turn.content) is None, (topic, turn.content)
+
+
+def test_a_summary_names_an_array_once_with_its_items():
+    from localace.dialogs.flows import summarize
+    from localace.dialogs.model import ToolResult, Turn
+
+    b, gen, fake = _builder([])
+    b.turns.append(Turn(role="tool", tool_results=[ToolResult(name="get_current_weather", results={
+        "people": ["Laura Alvarez", "Mark Bryant"]})]))
+    turn = run_task(summarize(b), gen)
+    assert turn.content.lower().count("people") == 1 and "Laura Alvarez, Mark Bryant" in turn.content

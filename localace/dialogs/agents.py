@@ -119,11 +119,12 @@ class DialogBuilder:
 
     # --- user ---------------------------------------------------------------------------------
     def user(self, template: str, state: Iterable[Statement] = (), *, grammar: Output,
-             avoid: Iterable[Statement] = (), **variables: Any) -> Task[str]:
+             avoid: Iterable[Statement] = (), check: Any = None, **variables: Any) -> Task[str]:
         """A user turn in the plan's persona and style that states every value in `state` (and none in `avoid`).
 
         The first attempt is free text; when it misses a value or does not read as a user, the second is
-        generated under `grammar`, which fixes the goal and the values and leaves the phrasing to the model."""
+        generated under `grammar`, which fixes the goal and the values and leaves the phrasing to the model.
+        `check(text)` names anything else wrong with a turn (None when nothing is)."""
         state, avoid = list(state), list(avoid)
         problem = ("", "")
         for attempt, output in enumerate((C.USER_REQUEST, grammar)):
@@ -140,6 +141,8 @@ class DialogBuilder:
                 problem = ("request_ungrounded", f"user turn does not state {', '.join(missing)}: {text[:120]!r}")
             elif leaked := [s.label for s in avoid if not unstated(text, [s])]:
                 problem = ("request_ungrounded", f"user turn states {', '.join(leaked)}, which it must leave out")
+            elif check is not None and (issue := check(text)):
+                problem = ("user_off_topic", f"user turn {issue}: {text[:120]!r}")
             else:
                 self.turns.append(Turn(role="user", content=text))
                 self.stated += [st.value for st in state]

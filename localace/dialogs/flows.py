@@ -52,12 +52,17 @@ def summarize(b: DialogBuilder) -> Task[object]:
     facts = [(label, C.clip_display(value)) for label, value in b.result_facts()]
     if not facts:
         raise DialogRejected("assistant_text", "the tool results hold no value to summarize")
+    # An array's items share a label: "the people is A, B", not "the people was A, the people was B".
+    grouped: dict[str, list[str]] = {}
+    for label, value in facts:
+        grouped.setdefault(label, []).append(value)
+    said = [(label, C.clip_display(", ".join(values[:3]))) for label, values in grouped.items()]
 
     def check(text: str) -> str | None:
         sources = Sources([text])
         return None if any(sources.states(v) for _, v in facts) else "restates no value of the tool results"
 
-    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.summary_grammar(facts), check=check))
+    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.summary_grammar(said), check=check))
 
 
 def _mentions(words: str) -> object:
@@ -65,6 +70,19 @@ def _mentions(words: str) -> object:
         # Whole words: "Did you mean…" does not ask for the `id`.
         said = set(re.findall(r"[a-z0-9]+", text.lower()))
         return None if all(w in said for w in re.findall(r"[a-z0-9]+", words.lower())) else f"does not mention the {words}"
+    return check
+
+
+def _about(topic: str) -> object:
+    """A check that a text speaks of `topic`: each of its content words (stemmed) occurs."""
+    from localace.apis.naming import content_words
+    from localace.apis.text_norm import stem
+
+    wanted = {stem(w) for w in content_words(topic) if len(w) > 3}
+
+    def check(text: str) -> str | None:
+        said = {stem(w) for w in re.findall(r"[a-z0-9]+", text.lower())}
+        return None if wanted <= said else f"is not about {topic!r}"
     return check
 
 
@@ -117,8 +135,11 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         yield from b.call(second, thought_call(second), callable_apis=[a for a in plan.offered if a.name != used])
         yield from summarize(b)
     elif kind == "non_tool":
-        yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style), topic=plan.topic)
-        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or ""))
+        # Both turns are about the plan's topic: free text once asked about a beach day in Barcelona and was
+        # answered about saying good morning in Spanish.
+        yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style), topic=plan.topic,
+                          check=_about(plan.topic or ""))
+        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or ""), check=_about(plan.topic or ""))
     elif kind == "irrelevance":
         assert plan.off_topic is not None
         yield from ask(b, _state([plan.off_topic]), plan.topic or "", difficulty=difficulty)

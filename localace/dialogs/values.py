@@ -33,6 +33,10 @@ def _words(name: str) -> list[str]:
     return _WORD.findall(name.lower().replace("_", " "))
 
 
+_SINGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "value",
+             "media": "medium", "criteria": "criterion"}
+
+
 def _has(words: list[str], *keys: str) -> bool:
     return any(k in words for k in keys)
 
@@ -135,7 +139,7 @@ class ValueMaker:
             items = schema.get("items") or {"type": "string"}
             low = max(1, int(schema.get("minItems", 1)))
             high = max(low, min(int(schema.get("maxItems", 3)), 3))
-            single = name[:-1] if name.endswith("s") else name
+            single = _SINGULAR.get(name, name[:-1] if name.endswith("s") else name)  # one item of `people` is a person
             values: list[Any] = []
             for _ in range(self.rng.randint(low, high) * 3):  # retries: array items are often expected distinct
                 if len(values) >= high:
