@@ -213,3 +213,17 @@ def test_tool_results_report_arguments_and_fill_people_places_and_times_sensibly
 def test_an_array_of_people_holds_one_name_per_item():
     people = ValueMaker(4).value("people", {"type": "array", "items": {"type": "string"}, "minItems": 2})
     assert len(people) >= 2 and all(", " not in p and len(p.split()) >= 2 for p in people)
+
+
+@pytest.mark.parametrize("name,one", [("people", "person"), ("organizations_mentioned", "organization_mentioned"),
+                                      ("addresses", "address"), ("ids", "id"), ("cities", "city"), ("status", "status"),
+                                      ("news", "news"), ("matches", "match")])
+def test_an_array_item_is_named_in_the_singular(name, one):
+    from localace.dialogs.values import _singular
+
+    assert _singular(name) == one
+
+
+def test_each_item_of_an_organizations_array_is_one_company():
+    orgs = ValueMaker(3).value("organizations_mentioned", {"type": "array", "items": {"type": "string"}, "minItems": 2})
+    assert len(orgs) >= 2 and all(", " not in o for o in orgs)

@@ -37,6 +37,21 @@ _SINGULAR = {"people": "person", "children": "child", "men": "man", "women": "wo
              "media": "medium", "criteria": "criterion"}
 
 
+def _singular(name: str) -> str:
+    """The name of one item of an array field: each plural word made singular (`people` → person)."""
+    def one(word: str) -> str:
+        if word in _SINGULAR:
+            return _SINGULAR[word]
+        if word.endswith("ies") and len(word) > 4:
+            return word[:-3] + "y"
+        if word.endswith(("sses", "xes", "ches", "shes")):
+            return word[:-2]
+        if word.endswith("s") and not word.endswith(("ss", "us", "is", "news")) and len(word) > 2:
+            return word[:-1]
+        return word
+    return "_".join(one(w) for w in name.split("_"))
+
+
 def _has(words: list[str], *keys: str) -> bool:
     return any(k in words for k in keys)
 
@@ -139,7 +154,7 @@ class ValueMaker:
             items = schema.get("items") or {"type": "string"}
             low = max(1, int(schema.get("minItems", 1)))
             high = max(low, min(int(schema.get("maxItems", 3)), 3))
-            single = _SINGULAR.get(name, name[:-1] if name.endswith("s") else name)  # one item of `people` is a person
+            single = _singular(name)  # one item of `organizations_mentioned` is an organization
             values: list[Any] = []
             for _ in range(self.rng.randint(low, high) * 3):  # retries: array items are often expected distinct
                 if len(values) >= high:
