@@ -1,5 +1,6 @@
 import hashlib
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -117,3 +118,36 @@ def test_stall_guard_counts_failures_in_a_row_only():
         guard.record(accepted, "plan", "no APIs")
     with pytest.raises(Stalled, match="3 dialog slots in a row failed \\(last: wrong_tool: called x\\)"):
         guard.record(False, "wrong_tool", "called x")
+
+
+
+_OPEN_AT = """
+import sys, time
+from localace.errors import LocalaceError
+from localace.store import open_store
+while time.time() < float(sys.argv[2]):
+    pass
+try:
+    open_store(sys.argv[1]).close()
+    print("ok")
+except LocalaceError as e:
+    print(e)
+"""
+
+
+def test_two_processes_opening_one_new_database_both_succeed(tmp_path):
+    # `localace apis import` twice at once on a new file: the second's switch to WAL got "database is locked"
+    # at once (SQLite does not wait for a journal-mode change); 3 of 20 such pairs failed before the fix.
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    outputs = []
+    for k in range(12):
+        start = time.time() + 0.6  # both started and importing before either opens
+        procs = [subprocess.Popen([sys.executable, "-c", _OPEN_AT, str(tmp_path / f"n{k}.db"), str(start)], env=env,
+                                  stdout=subprocess.PIPE, text=True) for _ in range(2)]
+        outputs += [p.communicate(timeout=60)[0].strip() for p in procs]
+    assert outputs == ["ok"] * 24, [o for o in outputs if o != "ok"]

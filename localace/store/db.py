@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 import urllib.parse
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -133,6 +134,24 @@ def _migrate(store: Store) -> None:
             conn.execute(f"INSERT INTO {MIGRATIONS_TABLE} VALUES (?, ?)", (name, utcnow()))
 
 
+BUSY_TIMEOUT_MS = 10_000
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch to WAL, waiting like every other statement does. Changing the journal mode needs the file to
+    itself and SQLite answers "database is locked" at once, without its busy handler: two processes opening
+    one new database (both migrating it) made the second fail."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as e:
+            if "locked" not in str(e) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.02)
+
+
 def check_db_path(path: str | Path) -> Path:
     """The database path, or StoreError with one line if it can never be a database file."""
     path = Path(path).expanduser()
@@ -152,8 +171,8 @@ def open_store(path: str | Path) -> Store:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, one transaction per work item.
         # uri=True: lets `localace merge` ATTACH a source read-only (file:...?mode=ro) on any SQLite build.
         conn = sqlite3.connect(sqlite_uri(path), uri=True, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout=10000")
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         # 64 MiB of page cache instead of SQLite's 2 MiB default: content-hash keys land on random pages,
         # so a store past a few hundred MB otherwise rereads index pages on every insert.
