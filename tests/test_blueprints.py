@@ -49,6 +49,7 @@ def test_vocabulary_constraint_allows_the_functionality_words_and_nothing_of_the
     ("Add, update or remove items in a shopping cart", ["items", "shopping_cart"], []),
     ("Translate text from a source language to a target language", ["text", "source_language", "target_language"],
      ["translated_text"]),
+    ("Get order status by its id", ["id"], ["order_status"]),  # `order` was dropped as a verb: returns `status`
 ])
 def test_field_names_come_from_what_the_functionality_gives_and_gets(functionality, params, returns):
     assert field_candidates([functionality]) == (params, returns)
@@ -182,6 +183,8 @@ def test_a_result_status_fits_what_the_api_is_about():
     ("Retrieve the latest version of a package", ["get_package_version", "get_version"]),
     ("Add, update or remove items in a cart", ["add_items"]),
     ("Look up the meaning of a word", ["lookup_word_meaning", "lookup_meaning"]),
+    ("Get order status by its id", ["get_order_status"]),  # `order` is a noun here, not a second verb
+    ("Get price history for a stock", ["get_price_history"]),
     ("Weather forecast for a city", []),  # no action named: the vocabulary pattern decides
     ("Get", []),
 ])

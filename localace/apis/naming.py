@@ -9,7 +9,7 @@ shapes and for fields leaked from the example API."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from localace.apis.spec import ApiSpec
@@ -190,7 +190,7 @@ def functionality_roles(functionality: str) -> tuple[list[str], list[str]]:
 
 
 # Where the object of a functionality's verb ends: "Track body measurements like weight…" names body_measurements.
-_OBJECT_ENDS = _PREPOSITIONS | frozenset("and or like such including toward towards than while so that which "
+_OBJECT_ENDS = _PREPOSITIONS | frozenset("like such including toward towards than while so that which "
                                          "whose when where if".split())
 _NAME_STOP = _STOP | frozenset("live several given selected specific certain current possible multiple various "
                                "other own next latest recent".split())
@@ -198,6 +198,7 @@ _MORE_VERBS = frozenset("build compute move manage edit play open close find ide
                         "format merge split simulate optimize locate map draft write compose suggest match assign "
                         "notify remind approve reject publish archive restore sync backup authenticate encode "
                         "decode compress resize crop render forecast quote price assess evaluate test diagnose".split())
+_ALL_VERBS = frozenset(VERBS) | _MORE_VERBS
 _VERB_SYNONYMS = {"retrieve": "get", "show": "get", "fetch": "get", "look": "lookup", "obtain": "get", "view": "get"}
 
 
@@ -208,36 +209,15 @@ def api_name_choices(functionality: str) -> list[str]:
 
     The name is decided here, not by the model: given a vocabulary, a 135M model wrote `create_training_price`
     for "Create a training plan" and `translate_travel_availability_info` for "Build an itinerary"."""
-    tokens = re.findall(r"[a-z]+|[,;:(]", functionality.lower())
-    if len(tokens) < 2:
-        return []
-    verb = _VERB_SYNONYMS.get(tokens[0], tokens[0])
-    if verb not in VERBS and verb not in _MORE_VERBS:  # "Weather forecast for a city" names no action
-        return []
-    if verb == "lookup" and tokens[1:2] == ["up"]:
-        tokens = tokens[1:]
-    rest = tokens[1:]
-    while rest and (rest[0] in VERBS or rest[0] in _MORE_VERBS or rest[0] in (",", "or", "and")):
-        rest = rest[1:]  # "Add, update or remove items": more verbs before the object
-    obj: list[str] = []
-    i = 0
-    while i < len(rest) and rest[i] not in _OBJECT_ENDS and rest[i] not in ",;:(":
-        if rest[i] not in _NAME_STOP and len(rest[i]) > 1:
-            obj.append(rest[i])
-        i += 1
-    obj = obj[-3:]
-    if not obj:
-        return []
-    owner: list[str] = []
-    if i < len(rest) and rest[i] == "of":
-        j = i + 1
-        while j < len(rest) and rest[j] not in _OBJECT_ENDS and rest[j] not in ",;:(":
-            if rest[j] not in _NAME_STOP and len(rest[j]) > 1:
-                owner.append(rest[j])
-            j += 1
+    first, phrases = _phrases(functionality, ends=_OBJECT_ENDS, stop=_NAME_STOP, verbs=_ALL_VERBS, breaks=",;:(")
+    verb = _VERB_SYNONYMS.get(first or "", first or "")
+    if verb not in _ALL_VERBS or not phrases or phrases[0][0] is not None:
+        return []  # "Weather forecast for a city" names no action; "Get for…" no object
+    obj = phrases[0][1][-3:]
+    owner = phrases[1][1][-1:] if len(phrases) > 1 and phrases[1][0] == "of" else []
     names = []
-    if owner and len(owner[-1:] + obj) <= 3:
-        names.append("_".join([verb, owner[-1], *obj]))
+    if owner and len(owner + obj) <= 3:
+        names.append("_".join([verb, *owner, *obj]))
     if not (names and all(w in GENERIC_NAME_NOUNS for w in obj)):  # `get_status` names nothing once the owner is known
         names.append("_".join([verb, *obj]))
     return [n for n in dict.fromkeys(names) if re.fullmatch(r"[a-z]+(_[a-z]+){1,4}", n) and odd_name_reason(n) is None]
@@ -256,27 +236,39 @@ PARAM_KNOBS = ("limit", "page", "sort_by", "start_date", "end_date", "language",
 RESULT_FIELDS = ("id", "status", "total", "results", "message", "updated_at", "url", "name", "description")
 
 
-def _phrases(text: str) -> tuple[str | None, list[tuple[str | None, list[str]]]]:
-    """(verb, [(preposition or None, words of one noun phrase)]) of a functionality phrase."""
-    tokens = re.findall(r"[a-z]+|[,;]", text.lower())
+def _phrases(text: str, *, ends: frozenset[str] = _PREPOSITIONS, stop: frozenset[str] = _FIELD_STOP,
+             verbs: frozenset[str] | tuple[str, ...] = VERBS, breaks: str = ",;") -> tuple[str | None, list[tuple[str | None, list[str]]]]:
+    """(verb, [(preposition or None, words of one noun phrase)]) of a functionality phrase.
+
+    `ends`: words that open the next phrase (and become its preposition); "and", "or" and the `breaks`
+    characters close a phrase too. `stop`: words left out of phrases. `verbs`: words that, in a list of verbs
+    at the start ("Add, update or remove items"), are more of the verb rather than the object."""
+    tokens = re.findall(r"[a-z]+|[,;:(]", text.lower())
     if not tokens:
         return None, []
     verb, out = tokens[0], []
     prep: str | None = None
     current: list[str] = []
-    for tok in tokens[1:]:
-        if tok in _PREPOSITIONS or tok in (",", ";", "and", "or"):
+    rest = tokens[1:]
+    in_verb_list = False
+    for i, tok in enumerate(rest):
+        if tok in ",;:(" and tok not in breaks:
+            continue
+        if tok in ends or tok in breaks or tok in ("and", "or"):
             if current:
                 out.append((prep, current))
             current = []
-            if tok in _PREPOSITIONS:
+            if tok in ends:
                 prep = tok
+            in_verb_list = in_verb_list or (prep is None and not out)
             continue
-        # "Add, update or remove items": verbs before the first noun are more of the verb, later ones are nouns
-        # ("the shipment of an order").
-        if tok in VERBS and prep is None and not out and not current:
+        # A verb before the first noun is more of the verb only in a list ("Add, update or remove items");
+        # "Get order status" keeps `order`, a noun there.
+        nxt = rest[i + 1] if i + 1 < len(rest) else ""
+        if tok in verbs and prep is None and not out and not current and (in_verb_list or nxt in (",", "and", "or")):
+            in_verb_list = True
             continue
-        if tok not in _FIELD_STOP and len(tok) > 1:
+        if tok not in stop and len(tok) > 1:
             current.append(tok)
     if current:
         out.append((prep, current))
@@ -350,7 +342,8 @@ class Vocab:
     among fields that belong to the functionality (or a few knobs any API may have)."""
 
     def __init__(self, functionalities: Iterable[str], context: Iterable[str] = (), document: str = "",
-                 *, extra_params: Iterable[str] = ()) -> None:
+                 *, extra_params: Iterable[str] = (), taken: Callable[[str], bool] = lambda name: False) -> None:
+        """taken(name): a name already used, so not one to settle on (a duplicate would only be rejected)."""
         functionalities = list(functionalities)
         params, results = field_candidates(functionalities)
         gives: list[str] = []
@@ -362,7 +355,7 @@ class Vocab:
         context_words = [w for w in vocabulary(context, (), limit=20) if w not in VERBS]
         words = [w for w in dict.fromkeys(gets + gives + context_words) if w not in VERBS]
         self.name = list(dict.fromkeys(words + GENERIC_NAME_NOUNS))
-        self.name_choices = api_name_choices(functionalities[0]) if functionalities else []
+        self.name_choices = [n for n in api_name_choices(functionalities[0]) if not taken(n)] if functionalities else []
         # What the functionality names is the API's core (at most 4 each); knobs and echoes are extras.
         self.core_params = params[:4]
         self.core_returns = results[:4]
