@@ -196,14 +196,13 @@ class ApiSynthesizer:
             # A related API: another functionality of the same domain, written with an accepted API of that domain
             # as its example, whose returned fields it may take as inputs (the next step of a workflow).
             example = rng.choice(same_domain)
-            vocab = Vocab(functionalities, path, document, extra_params=sorted(field_names(example.returns)))
+            vocab = Vocab(functionalities, path, document, extra_params=sorted(field_names(example.returns)),
+                          taken=self._name_taken)
             template, operator = "api_related", "add_related"
         else:
             example = self._example(rng, top)
-            vocab = Vocab(functionalities, path, document)
+            vocab = Vocab(functionalities, path, document, taken=self._name_taken)
             template, operator = "api_write", "write"
-        # A settled name already in the database would only be rejected as a duplicate: the vocabulary decides then.
-        vocab.name_choices = [n for n in vocab.name_choices if not self._name_taken(n)]
         verb = functionality_verb(functionalities[0])
         schema = vocab.draft_schema(verb)
         try:

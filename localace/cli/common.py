@@ -101,9 +101,13 @@ def existing_store(db_path: str, hint: str = ""):
     """Open a database a read-only or follow-up command needs; never create an empty one by typo."""
     from localace.store import open_store
 
+    _require_existing(db_path, hint)
+    return open_store(db_path)
+
+
+def _require_existing(db_path: str, hint: str) -> None:
     if not Path(db_path).exists():
         raise UserError(f"database not found: {db_path}{hint}")
-    return open_store(db_path)
 
 
 def command_line() -> str:
@@ -134,8 +138,8 @@ def exclusive_store(db_path: str, *, must_exist: str | None = None):
     from localace.store.lock import acquire
 
     check_db_path(db_path)
-    if must_exist is not None and not Path(db_path).exists():
-        raise UserError(f"database not found: {db_path}{must_exist}")
+    if must_exist is not None:
+        _require_existing(db_path, must_exist)
     # The lease comes before the database is opened: opening creates and migrates it, and two processes
     # migrating one new file at once made the second fail with "database is locked" instead of naming the holder.
     lease = acquire(db_path, command=command_line())

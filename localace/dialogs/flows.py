@@ -137,9 +137,10 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
     elif kind == "non_tool":
         # Both turns are about the plan's topic: free text once asked about a beach day in Barcelona and was
         # answered about saying good morning in Spanish.
+        on_topic = _about(plan.topic or "")
         yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style), topic=plan.topic,
-                          check=_about(plan.topic or ""))
-        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or ""), check=_about(plan.topic or ""))
+                          check=on_topic)
+        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or ""), check=on_topic)
     elif kind == "irrelevance":
         assert plan.off_topic is not None
         yield from ask(b, _state([plan.off_topic]), plan.topic or "", difficulty=difficulty)
