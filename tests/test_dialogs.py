@@ -382,3 +382,12 @@ def test_a_summary_names_an_array_once_with_its_items():
         "people": ["Laura Alvarez", "Mark Bryant"]})]))
     turn = run_task(summarize(b), gen)
     assert turn.content.lower().count("people") == 1 and "Laura Alvarez, Mark Bryant" in turn.content
+
+
+def test_a_summary_of_a_long_list_keeps_its_items_whole():
+    # A fresh run's summary ended "…, Dominguez-Campbell, English." for the company "English Inc".
+    from localace.dialogs.flows import _whole_items
+
+    orgs = ["Fields, Bryant and Hernandez", "Dominguez-Campbell", "English Inc"]
+    assert _whole_items(orgs) == "Fields, Bryant and Hernandez, Dominguez-Campbell"
+    assert _whole_items(["A", "B", "C", "D"]) == "A, B, C"

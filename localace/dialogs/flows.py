@@ -56,13 +56,24 @@ def summarize(b: DialogBuilder) -> Task[object]:
     grouped: dict[str, list[str]] = {}
     for label, value in facts:
         grouped.setdefault(label, []).append(value)
-    said = [(label, C.clip_display(", ".join(values[:3]))) for label, values in grouped.items()]
+    said = [(label, _whole_items(values)) for label, values in grouped.items()]
 
     def check(text: str) -> str | None:
         sources = Sources([text])
         return None if any(sources.states(v) for _, v in facts) else "restates no value of the tool results"
 
     return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.summary_grammar(said), check=check))
+
+
+def _whole_items(values: list[str], limit: int = 60) -> str:
+    """Up to three items that fit in `limit` characters, whole: clipping the joined text cut "English Inc" to
+    "English" in a summary of companies."""
+    kept = values[:1]
+    for value in values[1:3]:
+        if len(", ".join([*kept, value])) > limit:
+            break
+        kept.append(value)
+    return C.clip_display(", ".join(kept), limit)
 
 
 def _mentions(words: str) -> object:
