@@ -60,6 +60,7 @@ def test_unknown_type_is_reported_as_skipped(tmp_path):
     res = CliRunner().invoke(cli, ["apis", "import", "--db", str(tmp_path / "x.db"), str(bad)])
     assert "skipped" in res.stdout and "datetime" in res.stdout
     assert res.exit_code == 2 and "none of its 1 API definitions" in res.stderr  # nothing usable: not a success
+    assert not (tmp_path / "x.db").exists()  # and no empty database left behind
 
 
 def _count(db):

@@ -125,7 +125,8 @@ def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout:
         if not Path(file).is_file():
             raise UserError(f"file not found: {file}")
         result, label = import_file(Path(file)), file
-    added, skipped = save_imported(open_store(db_path), result.apis)
+    # A file of which nothing can be imported leaves no database behind (an empty one would look like a run).
+    added, skipped = save_imported(open_store(db_path), result.apis) if result.apis else (0, [])
     skipped = result.skipped + skipped
     # markup=False: names and reasons quote the source's text, which may hold [brackets].
     out.print(f"{label}: format {result.format}; {added} APIs imported, {len(skipped)} skipped"
