@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from localace.apis.stage import ApiStageConfig, prepare_api_stage
-from localace.dialogs.generate import DEFAULT_MIX, DialogConfig
+from localace.dialogs.generate import DEFAULT_MIX, DialogConfig, quotas
 from localace.dialogs.stage import prepare_dialog_stage
 from localace.errors import UserError
 from localace.hashing import canonical_json, content_hash
@@ -17,7 +17,7 @@ from localace.runs import set_run_status
 from localace.store.cache import CachedBackend
 from localace.store.db import Store, utcnow
 from localace.verify.judges import Judges
-from localace.verify.stage import verify_run
+from localace.verify.stage import gate, verify_run
 
 RUN_COMMAND = "run"
 
@@ -39,6 +39,7 @@ class RunConfig:
     judges: str = "enforce"  # enforce | advisory | off (the CLI resolves "auto")
     judge_samples: int = 1
     tool_results: str = "values"
+    free_text: bool = True
 
     def api_stage(self) -> ApiStageConfig:
         return ApiStageConfig(n=self.apis, seed=self.seed, depth=self.depth, breadth=self.breadth,
@@ -46,7 +47,7 @@ class RunConfig:
 
     def dialog_stage(self) -> DialogConfig:
         return DialogConfig(n=self.dialogs, seed=self.seed, k=self.k, mix=self.mix, band=self.band,
-                            complexity=self.complexity, tool_results=self.tool_results)
+                            complexity=self.complexity, tool_results=self.tool_results, free_text=self.free_text)
 
 
 @dataclass(frozen=True)
@@ -97,12 +98,15 @@ def run_pipeline(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str,
         yield StageEvent("apis", ev)
     dialog_cfg = cfg.dialog_stage()
     dialog_stage = prepare_dialog_stage(store, gen, dialog_cfg)
-    yield StageEvent("dialogs:start", dialog_stage.run.id)
-    for ev in dialog_stage.events(gen, store, dialog_cfg, parallel=parallel):
-        yield StageEvent("dialogs", ev)
     judges = None
     if cfg.judges != "off":
-        judges = Judges(judge_gen or gen, samples=cfg.judge_samples, seed=cfg.seed, enforce=cfg.judges == "enforce")
+        judges = Judges(judge_gen or gen, samples=cfg.judge_samples, seed=cfg.seed, enforce=cfg.judges == "enforce",
+                        role="judge" if judge_gen is not None else "")
+    # Every check runs on each new dialog, so `dialogs` counts kept ones and a rejected kind is topped up.
+    yield StageEvent("dialogs:start", dialog_stage.run.id)
+    for ev in dialog_stage.events(gen, store, dialog_cfg, parallel=parallel, gate=gate(judges),
+                                  backends={"judge": judge_gen} if judge_gen is not None else None):
+        yield StageEvent("dialogs", ev)
     yield StageEvent("verify:start", dialog_stage.run.id)
     for ev in verify_run(store, dialog_stage.run.id, judges, parallel=parallel):
         yield StageEvent("verify", ev)
@@ -111,6 +115,8 @@ def run_pipeline(store: Store, gen: CachedBackend, cfg: RunConfig, run_id: str,
 
 def finish_run(store: Store, run_id: str, api_run: str, dialog_run: str) -> dict[str, Any]:
     """The run's report (funnels, kept dialogs), stored with the run, which is now done."""
-    report = {"api_run": api_run, "dialog_run": dialog_run, **run_report(store, api_run, dialog_run)}
+    config = json.loads(store.conn.execute("SELECT config_json FROM runs WHERE id=?", (run_id,)).fetchone()[0])
+    requested = quotas(config["mix"], config["dialogs"]) if "mix" in config and "dialogs" in config else None
+    report = {"api_run": api_run, "dialog_run": dialog_run, **run_report(store, api_run, dialog_run, requested)}
     set_run_status(store, run_id, "done", report)
     return report

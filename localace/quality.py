@@ -5,33 +5,97 @@ Computed from stored JSON rows (no model objects), so a report over 100k dialogs
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from localace.apis.naming import is_odd_name
-from localace.verify.grounding import Sources, leaves, ungrounded_values
+from localace.verify.grounding import Sources, leaves, schema_at, ungrounded_values
 from localace.verify.voice import voice_problem
 
 
-def dialog_figures(data: dict[str, Any]) -> tuple[int, int, int, int]:
-    """(grounded values, argument values, narrating or assistant-voiced user turns, user turns) of one dialog row."""
-    tools = {t.get("name"): t.get("parameters") or {} for t in data.get("tools", [])}
-    sources = Sources()
-    grounded = values = bad_voice = user_turns = 0
+_TEXT_FAMILIES = frozenset({"pick", "text", "person_name", "first_name", "company", "city", "country", "region",
+                            "address", "username", "language"})
+
+
+@dataclass
+class DialogFigures:
+    grounded: int = 0
+    values: int = 0
+    bad_voice: int = 0
+    user_turns: int = 0
+    other_form: int = 0  # grounded values the user stated in a form other than the canonical one ("five" for 5)
+    text_numbers: int = 0  # text-kind parameters holding a number
+    text_values: int = 0
+    own_words: int = 0  # string values made only of words of their API's name, description or parameter name
+    strings: int = 0
+    first_user: str = ""
+    answer_opening: str = ""
+
+
+def dialog_figures(data: dict[str, Any]) -> DialogFigures:
+    """Figures of one dialog row: grounding (and how values were stated), voice, text values, openings."""
+    from localace.kinds import ANCHOR, kind_of
+    from localace.kinds.said import norm_text, words
+
+    tools = {t.get("name"): t for t in data.get("tools", [])}
+    anchor = ANCHOR if (data.get("meta") or {}).get("plan") else None
+    sources = Sources(anchor=anchor)
+    literal = Sources()
+    f = DialogFigures()
     for turn in data.get("turns", []):
-        if turn.get("role") == "user" and isinstance(turn.get("content"), str):
-            user_turns += 1
-            bad_voice += voice_problem(turn["content"]) is not None
-            sources.add(turn["content"])
+        content = turn.get("content")
+        if turn.get("role") == "user" and isinstance(content, str):
+            f.user_turns += 1
+            f.bad_voice += voice_problem(content) is not None
+            sources.add(content)
+            literal.add(content)
+            f.first_user = f.first_user or norm_text(content).strip()
+        if turn.get("role") == "assistant" and isinstance(content, str) and turn.get("action") == "summarize" \
+                and not f.answer_opening:
+            f.answer_opening = " ".join(norm_text(content).split()[:4])
         for result in turn.get("tool_results") or ():
-            sources.add(json.dumps(result.get("results"), ensure_ascii=False, sort_keys=True))
+            text = json.dumps(result.get("results"), ensure_ascii=False, sort_keys=True)
+            sources.add(text)
+            literal.add(text)
         for call in turn.get("tool_calls") or ():
             arguments = call.get("arguments") or {}
+            tool = tools.get(call.get("name")) or {}
+            params = tool.get("parameters") or {}
             n = sum(1 for _ in leaves(arguments))
-            missing = len(ungrounded_values(arguments, tools.get(call.get("name"), {}), sources))
-            values += n
-            grounded += n - missing
-    return grounded, values, bad_voice, user_turns
+            missing = {p for p, _ in ungrounded_values(arguments, params, sources)}
+            f.values += n
+            f.grounded += n - len(missing)
+            own = set(words(f"{tool.get('name', '')} {tool.get('description', '')}"))
+            for path, value in leaves(arguments):
+                name = path.rsplit(".", 1)[-1].split("[")[0]
+                kind = kind_of(name, schema_at(params, path))
+                if path not in missing and not isinstance(value, bool) and not _literally(value, literal):
+                    f.other_form += 1
+                if kind is not None and kind.family in _TEXT_FAMILIES:
+                    f.text_values += 1
+                    f.text_numbers += isinstance(value, (int, float)) or (isinstance(value, str) and _numeric(value))
+                if isinstance(value, str) and words(value) and not any(c.isdigit() for c in value):
+                    f.strings += 1
+                    f.own_words += set(words(value)) <= own | set(words(name))
+    return f
+
+
+def _literally(value: Any, sources: Sources) -> bool:
+    """The canonical value itself appears (not a surface form of it)."""
+    from localace.kinds.families import literal_states
+
+    if isinstance(value, (int, float)):
+        return f"{value:g}" in sources.said.text or str(value) in sources.said.text
+    return literal_states(value, sources.said)
+
+
+def _numeric(text: str) -> bool:
+    try:
+        float(text.replace(",", ""))
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -43,17 +107,37 @@ class QualityTally:
     bad_voice: int = 0
     user_turns: int = 0
     dialogs: int = 0
+    other_form: int = 0
+    text_numbers: int = 0
+    text_values: int = 0
+    own_words: int = 0
+    strings: int = 0
+    firsts: Counter = field(default_factory=Counter)
+    openings: Counter = field(default_factory=Counter)
 
     def add(self, data: dict[str, Any]) -> None:
-        g, v, b, u = dialog_figures(data)
-        self.grounded, self.values, self.bad_voice, self.user_turns = (
-            self.grounded + g, self.values + v, self.bad_voice + b, self.user_turns + u)
+        f = dialog_figures(data)
+        for name in ("grounded", "values", "bad_voice", "user_turns", "other_form", "text_numbers", "text_values",
+                     "own_words", "strings"):
+            setattr(self, name, getattr(self, name) + getattr(f, name))
+        if f.first_user:
+            self.firsts[f.first_user] += 1
+        if f.answer_opening:
+            self.openings[f.answer_opening] += 1
         self.dialogs += 1
 
     def result(self) -> dict[str, Any]:
+        top = self.openings.most_common(1)
         return {"dialogs": self.dialogs,
                 "grounded_values": _share(self.grounded, self.values),
-                "narrating_user_turns": _share(self.bad_voice, self.user_turns)}
+                "values_in_another_form": _share(self.other_form, self.grounded),
+                "narrating_user_turns": _share(self.bad_voice, self.user_turns),
+                "text_parameters_holding_a_number": _share(self.text_numbers, self.text_values),
+                "strings_of_their_own_api_words": _share(self.own_words, self.strings),
+                "distinct_first_user_turns": _share(len(self.firsts), sum(self.firsts.values())),
+                "answers_with_the_commonest_opening": {
+                    **_share(top[0][1] if top else 0, sum(self.openings.values())),
+                    "opening": top[0][0] if top else None}}
 
 
 def api_name_figures(names: list[str]) -> dict[str, Any]:
@@ -75,6 +159,19 @@ def plain_description_figures(specs: list[dict[str, Any]]) -> dict[str, Any]:
                     total += 1
                     plain += schema.get("description") == written_description(name, schema)
     return _share(plain, total)
+
+
+def kind_coverage(specs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Top-level parameters that have a kind (annotated, or found by name, alias or format)."""
+    from localace.kinds import kind_of
+
+    kinded = total = 0
+    for spec in specs:
+        for name, schema in ((spec.get("parameters") or {}).get("properties") or {}).items():
+            if isinstance(schema, dict):
+                total += 1
+                kinded += kind_of(name, schema) is not None
+    return _share(kinded, total)
 
 
 def _share(part: int, whole: int) -> dict[str, Any]:
@@ -103,6 +200,7 @@ def quality_section(tallies: dict[str, QualityTally], store: Any, api_run: str |
     return {**tallies["kept" if kept else "all"].result(),
             "scope": "kept dialogs" if kept else "all dialogs (none kept yet)",
             "odd_api_names": api_name_figures([r[0] for r in store.conn.execute(names_sql, args)]),
+            "parameter_kinds": kind_coverage([json.loads(r[0]) for r in store.conn.execute(specs_sql, args)]),
             "plain_field_descriptions": plain_description_figures(
                 [json.loads(r[0]) for r in store.conn.execute(specs_sql, args)]),
             "example_leaks_rejected": store.conn.execute(leaks_sql, args).fetchone()[0]}

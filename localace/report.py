@@ -57,7 +57,23 @@ def rejection_reasons(store: Store, run_id: str) -> list[tuple[str, str]]:
         "WHERE d.run_id=? AND d.status='rejected' ORDER BY d.seq", (run_id,)).fetchall()
 
 
-def run_report(store: Store, api_run: str | None, dialog_run: str | None) -> dict[str, Any]:
+def kind_mix(store: Store, dialog_run: str, requested: dict[str, int] | None = None) -> list[dict[str, Any]]:
+    """Per dialog kind: kept dialogs against the requested count, and the attempts it took."""
+    kept = dict(store.conn.execute("SELECT kind, COUNT(*) FROM dialogs WHERE run_id=? AND status='kept' GROUP BY 1",
+                                   (dialog_run,)).fetchall())
+    stored = dict(store.conn.execute("SELECT kind, COUNT(*) FROM dialogs WHERE run_id=? GROUP BY 1",
+                                     (dialog_run,)).fetchall())
+    failed = dict(store.conn.execute(
+        "SELECT json_extract(payload_json, '$.plan.kind'), COUNT(*) FROM rejections WHERE run_id=? AND stage='dialogs'"
+        " AND json_valid(payload_json) AND json_extract(payload_json, '$.plan.kind') IS NOT NULL GROUP BY 1",
+        (dialog_run,)).fetchall())
+    kinds = sorted(set(kept) | set(stored) | set(failed) | set(requested or {}))
+    return [{"kind": k, "requested": (requested or {}).get(k), "kept": kept.get(k, 0),
+             "attempts": stored.get(k, 0) + failed.get(k, 0)} for k in kinds]
+
+
+def run_report(store: Store, api_run: str | None, dialog_run: str | None,
+               requested: dict[str, int] | None = None) -> dict[str, Any]:
     funnels = []
     if api_run:
         funnels.append(generation_funnel(store, api_run, "apis", "apis"))
@@ -65,4 +81,7 @@ def run_report(store: Store, api_run: str | None, dialog_run: str | None) -> dic
         funnels.append(generation_funnel(store, dialog_run, "dialogs", "dialogs"))
         funnels += verification_funnels(store, dialog_run)
     kept = store.count("dialogs", "run_id=? AND status='kept'", (dialog_run,)) if dialog_run else 0
-    return {"funnels": funnels, "kept_dialogs": kept}
+    report: dict[str, Any] = {"funnels": funnels, "kept_dialogs": kept}
+    if dialog_run:
+        report["kinds"] = kind_mix(store, dialog_run, requested)
+    return report

@@ -32,6 +32,33 @@ def _calls(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> dict[
     }
 
 
+_STAGE_OF_PROMPT = (("tree_", "tree"), ("api_", "apis"), ("op_", "apis"), ("judge_", "judges"),
+                    ("user_", "dialogs"), ("assistant_", "dialogs"), ("tool_", "dialogs"))
+
+
+def _stage_of(template_hash: str, names: dict[str, str]) -> str:
+    name = names.get(template_hash)
+    if name is None:
+        return "complexity" if template_hash in ("", "score") else "other"
+    return next((stage for prefix, stage in _STAGE_OF_PROMPT if name.startswith(prefix)), "other")
+
+
+def calls_by_stage(store: Store, where: str = "", params: tuple[Any, ...] = ()) -> dict[str, int]:
+    """Model calls (cache misses) per pipeline stage, read from which prompt each call rendered; scoring calls
+    (complexity) render none."""
+    from localace.prompts import load_prompt
+    from localace.resources import data_dir
+
+    names = {load_prompt(p.stem).hash: p.stem for p in data_dir("prompts").glob("*.j2") if not p.stem.startswith("_")}
+    sql = ("SELECT g.template_hash, COUNT(*) FROM call_log c JOIN generations g ON g.key = c.key WHERE c.hit = 0"
+           + (f" AND {where}" if where else "") + " GROUP BY 1")
+    out: dict[str, int] = {}
+    for template_hash, n in store.conn.execute(sql, params):
+        stage = _stage_of(template_hash or "", names)
+        out[stage] = out.get(stage, 0) + n
+    return dict(sorted(out.items()))
+
+
 def calls_since(store: Store, session_id: int) -> dict[str, Any]:
     """Call totals of a session and every later one (a sharded command: the driver's session, then the
     shard sessions merged into the database after it)."""
@@ -74,6 +101,7 @@ def collect_stats(store: Store) -> dict[str, Any]:
             "failed": store.count("generations", "ok=0"),
         },
         "calls": _calls(store),
+        "calls_by_stage": calls_by_stage(store),
         "runs": _runs(store),
         "dialog_status": dict(store.conn.execute("SELECT status, COUNT(*) FROM dialogs GROUP BY status").fetchall()),
         "preference_pairs": preference_pair_counts(store),

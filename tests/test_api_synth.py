@@ -37,9 +37,12 @@ def test_exactly_n_valid_distinct_apis_with_lineage(store):
     for (data,) in store.conn.execute("SELECT data_json FROM apis"):
         spec = ApiSpec.model_validate_json(data)
         assert check_definition(spec) == []
-        assert spec.parent_id and spec.operator
+        assert spec.operator
+        # A related API names the API whose result it takes; one built from the tree alone has no parent.
+        assert (spec.parent_id is not None) == spec.operator.startswith("add_related")
     lineage = [json.loads(r[3]) for r in rows]
     assert all(steps[0]["operator"] in ("write", "add_related") for steps in lineage)
+    assert any(steps[0]["operator"] == "add_related" for steps in lineage)
     assert any(len(steps) > 1 for steps in lineage)
 
 
@@ -47,7 +50,9 @@ def test_domains_are_steered_and_types_covered(store):
     run_id, _ = run_stage(store, 60)
     cov = coverage(store, run_id)
     assert len(cov["domains"]) >= 30  # least-covered domain first: 60 APIs over 36 domains
-    assert max(cov["domains"].values()) - min(cov["domains"].values()) <= 1
+    # Least covered first among the domains with a functionality not built yet: a domain whose few tree nodes
+    # are used up (the fake model's tree has some with one) leaves its share to the others.
+    assert max(cov["domains"].values()) - min(cov["domains"].values()) <= 2
     missing = [t for t in TARGETS if cov["types"][t] == 0]
     assert missing == []
 
@@ -74,31 +79,21 @@ def test_growing_n_extends_the_same_run(store):
 
 
 def test_duplicates_are_rejected_with_reason(store, tmp_path):
-    # A model that always writes the same API: the first is kept, the rest are counted duplicates. Its name is
-    # the one the functionality settles; once taken, the vocabulary pattern (which allows it too) decides.
+    # One functionality, many slots: APIs built from it are kept only as variants that take other parameters
+    # under another name; the rest are counted duplicates that name the API they repeat.
     (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "weather.md").write_text("# Weather\n\n- Get the weather for a city, with its temp\n")
-    draft = {"name": "get_weather",
-             "parameters": {"city": {"type": "string", "description": "City name here.", "required": True},
-                            "temp": {"type": "string", "description": "Unit of the temperature.", "required": False},
-                            "more": []},
-             "returns": {"weather": {"type": "string", "description": "Weather right now."}, "more": []}}
-    def responder(messages, output, sampling):
-        if output is not None and output.kind == "json" and "parameters" in output.json_schema.get("properties", {}):
-            return draft
-        return FakeBackend().invent(messages, output, sampling)
-
-    fake = FakeBackend([responder] * 400)
-    gen = CachedBackend(fake, store)
-    cfg = ApiStageConfig(n=2, seed=0, depth=1, breadth=2, generations=0, docs=str(tmp_path / "docs"))
+    (tmp_path / "docs" / "weather.md").write_text("# Weather\n\n- Get the weather for a city, with its temperature\n")
+    gen = CachedBackend(FakeBackend(), store)
+    cfg = ApiStageConfig(n=6, seed=0, depth=1, breadth=2, generations=0, docs=str(tmp_path / "docs"))
     stage = prepare_api_stage(store, gen, cfg)
     list(stage.tree_events(gen, store, cfg))
-    with pytest.raises(Exception, match="25 API slots in a row failed"):
-        list(stage.synth_events(gen, store, cfg))
+    list(stage.synth_events(gen, store, cfg))
+    specs = [ApiSpec.model_validate_json(d) for (d,) in store.conn.execute("SELECT data_json FROM apis")]
+    assert len(specs) == 6
+    assert len({s.name for s in specs}) == len(specs)
+    assert len({frozenset(s.parameters["properties"]) for s in specs}) == len(specs)
     reasons = [r[0] for r in store.conn.execute("SELECT reason FROM rejections WHERE check_name='duplicate'")]
-    assert reasons and all("get_weather" in r for r in reasons)
-    assert store.count("apis") == 1
-
+    assert all(any(s.name in r for s in specs) or "is taken" in r for r in reasons)
 
 def _ask_returning(*values):
     queue = list(values)

@@ -1,6 +1,7 @@
 """Stage B on the fake backend: every kind, voting, complexity band, resume, mix."""
 
 import itertools
+import json
 import random
 
 import pytest
@@ -147,10 +148,10 @@ def test_user_turn_must_state_the_values_and_speak_as_the_user():
 
     state = statements(LISBON)
     grammar = C.user_request_grammar("get the weather", state, style="terse")
-    b, gen, fake = _builder(["I'd like the weather in Porto please.", "Hi. Can you get the weather? The city is Lisbon."])
-    assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).endswith("is Lisbon.")
+    b, gen, fake = _builder(["I'd like the weather in Porto please.", "Hi. Can you get the weather? Make it in Lisbon."])
+    assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).endswith("in Lisbon.")
     assert fake.calls[1].output == grammar  # the second attempt is the grammar that states the value
-    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "Can you get the weather? My city is Lisbon."])
+    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "Can you get the weather? It's around Lisbon."])
     assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).startswith("Can")
     b, gen, _ = _builder(["The user wants the weather in Lisbon.", TruncatedOutput("cut")])
     with pytest.raises(DialogRejected) as e:
@@ -391,3 +392,37 @@ def test_a_summary_of_a_long_list_keeps_its_items_whole():
     orgs = ["Fields, Bryant and Hernandez", "Dominguez-Campbell", "English Inc"]
     assert _whole_items(orgs) == "Fields, Bryant and Hernandez, Dominguez-Campbell"
     assert _whole_items(["A", "B", "C", "D"]) == "A, B, C"
+
+
+def test_quota_top_up_reaches_every_kinds_count_whatever_the_checks_reject(store):
+    """n means n kept: a gate that rejects every other dialog (as the rule layer or an enforcing judge would)
+    makes the run top each kind up until its quota from the mix is met, and no more."""
+    from localace.dialogs.generate import quotas
+
+    seed_apis(store)
+    gen = CachedBackend(FakeBackend(), store)
+    cfg = DialogConfig(n=24, seed=1, mix=dict(DEFAULT_MIX), complexity=False)
+    stage = prepare_dialog_stage(store, gen, cfg)
+    seen = []
+
+    def gate(dialog):
+        seen.append(dialog.kind)
+        return None if len(seen) % 2 == 0 else ("verify:test_gate", "every other dialog is rejected")
+        yield  # a task: it may yield model requests (judges); this one needs none
+
+    list(stage.events(gen, store, cfg, gate=gate))
+    kept = dict(store.conn.execute("SELECT kind, COUNT(*) FROM dialogs WHERE run_id=? GROUP BY kind",
+                                   (stage.run.id,)).fetchall())
+    assert kept == {k: q for k, q in quotas(cfg.mix, 24).items() if q}
+    assert store.conn.execute("SELECT COUNT(*) FROM rejections WHERE check_name='verify:test_gate'").fetchone()[0] \
+        >= 12
+
+
+def test_no_two_kept_dialogs_open_with_the_same_user_turn(store):
+    from localace.kinds.said import norm_text
+
+    seed_apis(store)
+    run_id, _ = generate(store, 30, mix={"non_tool": 1.0})
+    firsts = [norm_text(next(t["content"] for t in json.loads(r[3])["turns"] if t["role"] == "user"))
+              for r in rows(store, run_id)]
+    assert len(firsts) == 30 and len(set(firsts)) == 30

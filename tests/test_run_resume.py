@@ -65,7 +65,8 @@ def test_sigkill_at_several_points_then_resume_matches_uninterrupted(tmp_path):
     ref_db, ref_out = tmp_path / "ref.db", tmp_path / "ref.jsonl"
     subprocess.run(_cmd(ref_db, ref_out), env=ENV, check=True, capture_output=True, timeout=300)
     ref = _snapshot(ref_db)
-    assert len(ref["apis"]) == 10 and len(ref["dialogs"]) == 14
+    # The fake model's judges enforce coin-flip verdicts, so some kinds are given up short of their quota.
+    assert len(ref["apis"]) == 10 and 8 <= len(ref["dialogs"]) <= 14
 
     db, out = tmp_path / "k.db", tmp_path / "k.jsonl"
     kills = 0
@@ -111,7 +112,7 @@ def test_corrupt_or_foreign_db_is_refused_and_untouched(tmp_path, content):
     assert db.read_bytes() == before
 
 
-def test_small_judge_model_is_advisory(tmp_path):
+def test_small_judge_model_is_off(tmp_path):
     from pathlib import Path as P
 
     from localace.backends.llamacpp import LlamaCppBackend
@@ -119,7 +120,8 @@ def test_small_judge_model_is_advisory(tmp_path):
     from localace.verify.judges import judge_mode
 
     embedded = LlamaCppBackend(resolve_model(None))
-    assert judge_mode("auto", embedded) == "advisory"  # the 98 MB embedded model
+    assert judge_mode("auto", embedded) == "off"  # the 98 MB embedded model judges near chance: no calls spent
+    assert judge_mode("advisory", embedded) == "advisory"
     assert judge_mode("enforce", embedded) == "enforce"
     from localace.backends.fake import FakeBackend
 
@@ -160,10 +162,11 @@ def test_bad_docs_folder_fails_before_recording_a_run(tmp_path):
 def test_batched_run_killed_at_several_points_resumes_with_exact_counts(tmp_path):
     db, out = tmp_path / "k.db", tmp_path / "k.jsonl"
     kills = 0
+    batched = ("--parallel", "4", "--judges", "off")  # judges off: every kind reaches its quota, so counts are exact
     for point in KILL_POINTS[1:3]:
-        kills += _run_and_kill_at(_cmd(db, out, "--parallel", "4"), db, point)
+        kills += _run_and_kill_at(_cmd(db, out, *batched), db, point)
     assert kills >= 1
-    done = subprocess.run(_cmd(db, out, "--parallel", "4"), env=ENV, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(_cmd(db, out, *batched), env=ENV, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert _q(db, "SELECT COUNT(*) FROM apis WHERE run_id IS NOT NULL") == 10
     assert _q(db, "SELECT COUNT(*) FROM dialogs") == 14

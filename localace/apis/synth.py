@@ -11,12 +11,10 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
+from localace.apis import kinded
 from localace.apis import operators as ops
-from localace.apis.draft import DraftError, describe_api, draft_to_spec, spec_to_draft
-from localace.apis.field_text import clean_descriptions
-from localace.apis.naming import (
-    Vocab, describe_functionality, example_leaks, field_names, functionality_verb, odd_name_reason,
-)
+from localace.apis.draft import spec_to_draft
+from localace.apis.naming import describe_functionality, odd_name_reason
 from localace.apis.spec import STORED, ApiSpec, InvalidApiSpecError, param_types
 from localace.apis.text_norm import norm_key, similar
 from localace.apis.tree import TreeNode, load_tree
@@ -24,6 +22,7 @@ from localace.backends.base import Output, Sampling
 from localace.errors import GenerationError, LocalaceError
 from localace.gc_pause import gc_paused
 from localace.hashing import content_hash
+from localace.kinds import Kind, catalogue
 from localace.prompts import load_prompt
 from localace.runs import Shard, StallGuard, mark_item, open_slots, record_rejection
 from localace.store.cache import CachedBackend
@@ -33,18 +32,8 @@ from localace.tasks import Request, Task
 
 STAGE = "apis"
 SYSTEM = "You are an expert API designer. Answer only with the requested JSON."
-# Operator targets: parameter-type categories the steering tries to keep covered.
-TARGETS: dict[str, tuple[str, str | None]] = {
-    "enum": ("add_constraint", "enum"), "format": ("add_constraint", "format"),
-    "pattern": ("add_constraint", "pattern"), "range": ("add_constraint", "range"),
-    "object": ("change_type", "object"), "nested_object": ("change_type", "nested_object"),
-    "array_of_objects": ("change_type", "array_of_objects"), "array_of_arrays": ("change_type", "array_of_arrays"),
-    "array": ("add_parameter", "array"), "boolean": ("add_parameter", "boolean"),
-    "number": ("add_parameter", "number"), "integer": ("add_parameter", "integer"),
-}
-EXTRA_MOVES: list[tuple[str, str | None]] = [("change_returns", None), ("add_constraint", "length"),
-                                             ("add_constraint", "items"), ("change_type", "typed_array"),
-                                             ("add_parameter", None)]
+# Parameter-type categories the steering keeps covered (the kinds' evolution moves, see apis/kinded.py).
+TARGETS = {t: move for t, move in kinded.MOVES.items() if t != "returns"}
 
 
 class SynthesisStalled(LocalaceError):
@@ -76,6 +65,11 @@ class _State:
     accepted: list[ApiSpec] = field(default_factory=list)
     domains: Counter[str] = field(default_factory=Counter)
     types: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def used(self) -> set[str]:
+        """The functionalities accepted APIs were built from (the first phrase of their descriptions)."""
+        return {_main_phrase(a.description) for a in self.accepted}
 
     def add(self, spec: ApiSpec) -> None:
         self.accepted.append(spec)
@@ -183,86 +177,95 @@ class ApiSynthesizer:
         return completion.value
 
     def _candidate(self, rng: random.Random, slot: int, attempt: int) -> Task[tuple[ApiSpec, list[ops.Step]]]:
+        """An API built from kinds: the functionality's words choose its parameters' kinds, the model adds one
+        kind of the domain and picks the name among those the functionality allows, the kinds settle names,
+        types, ranges, descriptions and returned fields; evolution operators then act on kinds."""
         salt = [self.cfg.seed, slot, attempt]
         top = self._pick_domain(rng)
-        same_domain = [a for a in self.state.accepted if a.domain and a.domain[0] == top]
-        document = self.documents.get(top, "")
         path, functionalities = self._subtree(rng, top)
         # The functionality the tree picked is the API's description: a small model's own descriptions drift
         # ("a one-line solution in Python"), the document's phrase does not.
         description = describe_functionality(functionalities)
-        context = " ".join([*functionalities, *path])
+        required = kinded.param_kinds(functionalities, top)
+        steps: list[ops.Step] = []
+        parent: ApiSpec | None = None
+        same_domain = [a for a in self.state.accepted if a.domain and a.domain[0] == top]
         if same_domain and rng.random() < self.cfg.related_share:
-            # A related API: another functionality of the same domain, written with an accepted API of that domain
-            # as its example, whose returned fields it may take as inputs (the next step of a workflow).
-            example = rng.choice(same_domain)
-            vocab = Vocab(functionalities, path, document, extra_params=sorted(field_names(example.returns)),
-                          taken=self._name_taken)
-            template, operator = "api_related", "add_related"
-        else:
-            example = self._example(rng, top)
-            vocab = Vocab(functionalities, path, document, taken=self._name_taken)
-            template, operator = "api_write", "write"
-        verb = functionality_verb(functionalities[0])
-        schema = vocab.draft_schema(verb)
+            # A related API: it takes what an accepted API of the domain returns (the next step of a workflow).
+            parent = rng.choice(same_domain)
+            fed = _returned_kind(parent, {k.param for k in required})
+            if fed is not None:
+                required = [fed, *required][:4]
+        options = kinded.option_kinds(top, required)
+        optional: list[Kind] = []
+        if options:
+            shown = _sample_options(rng, options, required)
+            choices = [k.param for k in shown] + ["nothing"]
+            picked = yield from self._choose(salt, "api_kinds", choices, domain=top, description=description,
+                                             taken=[k.label for k in required])
+            by_param = {k.param: k for k in shown}
+            if picked in by_param:
+                (optional if required else required).append(by_param[picked])
+        if not required:
+            raise _Reject("kinds", f"no parameter kind fits {description!r}")
+        names = [n for n in kinded.name_choices(functionalities[0], required + optional, top)
+                 if not self._name_taken(n)]
+        names = [n for n in names if "_by_" not in n] or names  # a "_by_" variant only when the plain names are taken
+        if not names:
+            raise _Reject("duplicate", f"every name for {description!r} is taken")
+        name = names[0]
+        if len(names) > 1:
+            name = yield from self._choose(salt, "api_name", names, domain=top, description=description,
+                                           inputs=[k.label for k in required])
+        params = kinded.parameters_for(required, optional)
+        returns = kinded.returns_for(functionalities[0], top, required, rng)
+        operator = "add_related" if parent is not None else "write"
+        steps.append(ops.Step(operator, f"kinds {', '.join(k.name for k in required + optional)}"
+                                        + (f"; related to {parent.name}" if parent is not None else "")))
+        for _ in range(self.cfg.generations):
+            evolved = None
+            for target in self._targets(rng):  # the least covered category first, the others if it cannot apply
+                evolved = kinded.evolve(params, returns, top, rng, target)
+                if evolved is not None:
+                    break
+            if evolved is not None:
+                params, returns, step = evolved
+                steps.append(step)
         try:
-            draft = yield from self._ask(salt, template, Output.json(schema), "draft", 700, domain=top,
-                                         functionalities=functionalities, description=description, verb=verb,
-                                         inputs=vocab.core_params, outputs=vocab.core_returns,
-                                         example=describe_api(example))
-            spec = draft_to_spec({**draft, "description": description}, path).replace(parent_id=example.id,
-                                                                                      operator=operator)
-        except GenerationError as e:
-            raise _Reject(f"generation:{e.kind}", str(e)) from None
-        except (DraftError, InvalidApiSpecError) as e:
-            raise _Reject("definition", str(e), draft) from None
-        detail = f"related to {example.name}" if operator == "add_related" else f"from example {example.name}"
-        steps = [ops.Step(operator, f"{detail}; {len(functionalities)} functionalities")]
+            spec = ApiSpec(name=name, description=description, domain=path, parameters=params, returns=returns,
+                           parent_id=parent.id if parent is not None else None,
+                           operator="+".join(s.operator for s in steps))
+        except InvalidApiSpecError as e:
+            raise _Reject("definition", str(e)) from None
         if reason := odd_name_reason(spec.name):
             raise _Reject("odd_name", reason, spec_to_draft(spec))
-        for g in range(self.cfg.generations):
-            operator, arg = self._pick_move(rng, spec)
+        return spec, steps
 
-            def ask(name: str, output: Output, s: str, _g: int = g, **v: Any) -> Task[Any]:
-                return self._ask([*salt, _g], name, output, s, **v)
-
-            try:
-                if operator == "add_parameter":
-                    spec, step = yield from ops.add_parameter(ask, spec, rng, arg, vocab.param_pattern())
-                elif operator == "add_constraint":
-                    spec, step = yield from ops.add_constraint(ask, spec, rng, arg or "enum")
-                elif operator == "change_type":
-                    spec, step = yield from ops.change_type(ask, spec, rng, arg or "object", vocab.nested_pattern())
-                else:
-                    spec, step = yield from ops.change_returns(ask, spec, rng, vocab.return_pattern())
-            except (ops.OperatorFailed, GenerationError, InvalidApiSpecError) as e:
-                record_rejection(self.store, self.run_id, STAGE, slot, attempt, f"operator:{operator}",
-                                 f"{arg or ''} {e}".strip())
-                continue
-            steps.append(step)
-        if leaks := example_leaks(spec, example, f"{context} {document}"):
-            raise _Reject("example_leak", f"fields {', '.join(leaks)} come from the example {example.name} and have "
-                                          f"nothing to do with this API's functionality", spec_to_draft(spec))
-        names = "+".join(s.operator for s in steps)
-        spec, _ = clean_descriptions(spec)  # last: the operators write descriptions too
-        return spec.replace(operator=names), steps
-
-    def _example(self, rng: random.Random, top: str) -> ApiSpec:
-        """An example of form: an accepted API of the same domain when there is one (its content fits), else
-        any example; the name constraint keeps the model from copying another domain's fields."""
-        same = [a for a in self.state.buffer if a.domain and a.domain[0] == top]
-        return rng.choice(same or self.state.buffer)
+    def _choose(self, salt: list[Any], template: str, choices: list[str], **variables: Any) -> Task[str]:
+        """One of `choices`, picked by the model under a choice constraint (a multiple choice a 135M model can make)."""
+        try:
+            return (yield from self._ask(salt, template, Output.choice(choices), template, 30, choices=choices,
+                                         **variables))
+        except GenerationError as e:
+            raise _Reject(f"generation:{e.kind}", str(e)) from None
 
     def _pick_domain(self, rng: random.Random) -> str:
         if not self.tops:
             raise _Reject("tree", "the API context tree is empty")
-        fewest = min(self.state.domains.get(t, 0) for t in self.tops)
-        return rng.choice([t for t in self.tops if self.state.domains.get(t, 0) == fewest])
+        # Least covered first, among the domains that still have a functionality no API was built from.
+        used = self.state.used
+        fresh = {n.top_domain for n in self.tree if n.depth > 0 and _main_phrase(n.name) not in used}
+        tops = [t for t in self.tops if t in fresh] or self.tops
+        fewest = min(self.state.domains.get(t, 0) for t in tops)
+        return rng.choice([t for t in tops if self.state.domains.get(t, 0) == fewest])
 
     def _subtree(self, rng: random.Random, top: str) -> tuple[list[str], list[str]]:
         nodes = [n for n in self.tree if n.top_domain == top and n.depth > 0]
         if not nodes:
             return [top], [top]
+        # Functionalities no API was built from yet come first: built from kinds, the same phrase makes the same API.
+        used = self.state.used
+        nodes = [n for n in nodes if _main_phrase(n.name) not in used] or nodes
         by_id = {n.id: n for n in self.tree}
         if rng.random() < 0.5:  # simple API: one functionality
             node = rng.choice(nodes)
@@ -273,14 +276,14 @@ class ApiSynthesizer:
         picked = rng.sample(children, min(len(children), rng.randint(1, 3))) if children else []
         return _path(node, by_id), [node.name] + [c.name for c in picked]
 
-    def _pick_move(self, rng: random.Random, spec: ApiSpec) -> tuple[str, str | None]:
-        """Mostly steer toward the least-covered parameter-type category; sometimes explore."""
-        present = {s.get("type") for s in spec.parameters.get("properties", {}).values()}
-        usable = {t: move for t, move in TARGETS.items() if _applicable(move, present)}
-        if usable and rng.random() < 0.6:
-            fewest = min(self.state.types.get(t, 0) for t in usable)
-            return usable[rng.choice(sorted(t for t in usable if self.state.types.get(t, 0) == fewest))]
-        return rng.choice([m for m in list(TARGETS.values()) + EXTRA_MOVES if _applicable(m, present)])
+    def _targets(self, rng: random.Random) -> list[str]:
+        """Evolution targets in the order to try them: mostly the least-covered parameter-type category first
+        (ToolACE steers the API pool toward diverse types), sometimes a random one."""
+        targets = list(kinded.MOVES)
+        rng.shuffle(targets)
+        if rng.random() < 0.6:
+            targets.sort(key=lambda t: self.state.types.get(t, 0))
+        return targets
 
     def _name_taken(self, name: str) -> bool:
         if norm_key(name) in self.taken:
@@ -293,10 +296,28 @@ class ApiSynthesizer:
         if row:
             return f"same name as existing API {row[0]}"
         text = f"{spec.name} {spec.description}"
+        params = set(spec.parameters.get("properties", {}))
         for other in self.state.accepted:
-            if similar(text, f"{other.name} {other.description}", 0.85):
+            # Two APIs of one functionality are variants when they take different parameters (the tree is used
+            # up before the pool is full); alike in words and parameters, they are one API.
+            if similar(text, f"{other.name} {other.description}", 0.85) and \
+                    set(other.parameters.get("properties", {})) == params:
                 return f"near-duplicate of {other.name}"
         return None
+
+
+def _returned_kind(api: ApiSpec, taken: set[str]) -> Kind | None:
+    """A kind `api` returns at its top level that another API could take as its input (an id, a code, a place)."""
+    for name, schema in api.returns.get("properties", {}).items():
+        kind = catalogue().for_param(name, schema)
+        if kind is not None and kind.param not in taken and kind.family not in ("boolean", "text", "pick", "choice"):
+            return kind
+    return None
+
+
+def _sample_options(rng: random.Random, options: list[Kind], required: list[Kind]) -> list[Kind]:
+    """At most six candidate kinds for the model to choose from: the domain's own first."""
+    return rng.sample(options, min(6, len(options)))
 
 
 class _Reject(Exception):
@@ -305,19 +326,8 @@ class _Reject(Exception):
         self.check, self.reason, self.payload = check, reason, payload
 
 
-_NEEDS: dict[str, set[str]] = {
-    "range": {"integer", "number"}, "items": {"array"}, "enum": {"string"}, "format": {"string"},
-    "pattern": {"string"}, "length": {"string"},
-}
-
-
-def _applicable(move: tuple[str, str | None], present: set[str | None]) -> bool:
-    operator, arg = move
-    if operator == "add_constraint":
-        return bool(_NEEDS.get(arg or "enum", set()) & present)
-    if operator == "change_type":
-        return bool({"string", "array", "integer", "number"} & present)
-    return True
+def _main_phrase(text: str) -> str:
+    return text.split(" (")[0].strip().rstrip(".").lower()
 
 
 def _path(node: TreeNode, by_id: dict[str, TreeNode]) -> list[str]:

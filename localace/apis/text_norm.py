@@ -4,19 +4,9 @@ from __future__ import annotations
 
 import re
 
+from localace.kinds.said import stem
+
 _STOP = frozenset("a an and the of for to in on by with from or api apis data info information".split())
-
-
-def stem(word: str) -> str:
-    """Crude stemming so that plural and -ing/-ed variants of one word meet."""
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    if word.endswith("s") and not word.endswith("ss") and len(word) > 3:
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) > len(suffix) + 3:
-            return word[: -len(suffix)]
-    return word
 
 
 def tokens(text: str) -> frozenset[str]:

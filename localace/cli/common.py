@@ -166,3 +166,9 @@ def read_json_file(path: str, what: str) -> Any:
 
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def model_size(backend: object) -> int | None:
+    """The loaded GGUF's size in bytes (None for a backend without a file, like the fake one)."""
+    path = getattr(getattr(backend, "model", None), "path", None)
+    return path.stat().st_size if path is not None else None

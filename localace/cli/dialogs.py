@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from collections import Counter
 
 import click
 
 from localace.cli.apis import counter_table
-from localace.cli.common import cached_model, start_session
+from localace.cli.common import model_size, cached_model, start_session
 from localace.cli.common import lora_option, ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, seed_option
 from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
 from localace.cli.scale import dialogs_sharded, ray_options, scale_request
 from localace.cli.progress import progress
-from localace.dialogs.generate import DialogConfig, parse_mix
+from localace.dialogs.generate import DialogConfig, free_text_for_size, parse_mix
+from localace.verify.stage import gate
 from localace.dialogs.stage import dialog_report, prepare_dialog_stage
 from localace.errors import UserError
 from localace.stats import calls_since, collect_stats
@@ -73,13 +76,14 @@ def generate_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers
     if learner:
         # No `parallel`: the learner only scores (log-likelihoods), and scores are served one request at a time.
         scorer = cached_model(store, session, learner, n_ctx=n_ctx, n_gpu_layers=n_gpu_layers)
+    cfg = dataclasses.replace(cfg, free_text=free_text_for_size(model_size(gen.backend)))
     stage = prepare_dialog_stage(store, gen, cfg, learner_fp=scorer.fingerprint() if scorer else None)
     err.print(f"run {stage.run.id} ({'resumed' if stage.run.resumed else 'new'}), {stage.pool_size} APIs in the pool")
     have = store.count("dialogs", "run_id=?", (stage.run.id,))
     failed = 0
     with progress() as bars:
         task = bars.add_task("dialogs", total=n, completed=min(have, n), info="")
-        for event in stage.events(gen, store, cfg, scorer, parallel=parallel):
+        for event in stage.events(gen, store, cfg, scorer, parallel=parallel, gate=gate(None)):
             if event.accepted:
                 bars.update(task, advance=1, info=f"{event.kind} · {failed} slots failed")
             else:

@@ -8,10 +8,10 @@ import click
 from localace.cli.common import cached_model, start_session
 from localace.cli.common import (
     lora_option,
-    ctx_option, db_option, exclusive_store, handle_errors, model_option, out, parallel_options, resolve_parallel,
+    ctx_option, db_option, err, exclusive_store, handle_errors, model_option, out, parallel_options, resolve_parallel,
     seed_option,
 )
-from localace.cli.scale import ray_options, scale_request, verify_sharded
+from localace.cli.scale import ADVISORY_JUDGES, ray_options, scale_request, verify_sharded
 from localace.cli.progress import progress
 from localace.cli.run import funnel_table
 from localace.formats.ingest import ingest_file
@@ -51,7 +51,7 @@ def import_cmd(db_path: str, fmt: str, file: str) -> None:
 @click.option("--run", "run_id", default=None, help="Dialog run to verify (default: every run with unverified dialogs).")
 @click.option("--no-judges", is_flag=True, help="Rule checks only.")
 @click.option("--judges", "judges_mode", type=click.Choice(["auto", "enforce", "advisory"]), default="auto",
-              show_default=True, help="auto: enforce verdicts, except a judge GGUF under 1 GiB only records them.")
+              show_default=True, help="auto: enforce verdicts, except that a judge GGUF under 1 GiB is off.")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True)
 @parallel_options
 @ray_options
@@ -72,7 +72,11 @@ def verify_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: 
     if not no_judges:
         session = start_session(store)
         gen = cached_model(store, session, model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers, parallel=parallel)
-        judges = Judges(gen, samples=judge_samples, seed=seed, enforce=judge_mode(judges_mode, gen.backend) == "enforce")
+        mode = judge_mode(judges_mode, gen.backend)
+        if mode == "off":
+            err.print(ADVISORY_JUDGES)
+        else:
+            judges = Judges(gen, samples=judge_samples, seed=seed, enforce=mode == "enforce")
     with progress() as bars:
         for rid in runs:
             task = bars.add_task(f"verify {rid}", total=len(pending(store, rid)), info="")

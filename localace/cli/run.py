@@ -12,17 +12,17 @@ from localace.apis.seed_corpus import load_documents
 from localace.card import card_data, render_card, write_card
 from localace.cli.common import cached_model, start_session
 from localace.cli.common import lora_option, ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
-from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
+from localace.cli.common import exclusive_store, model_size, parallel_options, resolve_parallel
 from localace.cli.dialogs import parse_band, tool_results_option
 from localace.cli.scale import ADVISORY_JUDGES, ray_options, run_sharded, scale_request
 from localace.cli.progress import progress
-from localace.dialogs.generate import iter_dialogs, parse_mix
+from localace.dialogs.generate import free_text_for_size, iter_dialogs, parse_mix
 from localace.dialogs.model import KINDS
 from localace.errors import UserError
 from localace.formats.registry import EXPORT_FORMATS
 from localace.formats.write import write_export
 from localace.pipeline import RunConfig, config_record, ensure_pipeline_run, run_pipeline
-from localace.stats import calls_since, collect_stats
+from localace.stats import calls_by_stage, calls_since, collect_stats
 from localace.verify.judges import judge_mode
 from localace.store.cache import CachedBackend
 from localace.store.db import Store
@@ -38,6 +38,16 @@ def funnel_table(funnel: dict) -> Table:
     table.add_row("requested", "", str(funnel["requested"]))
     for row in funnel["checks"]:
         table.add_row(row["check"], str(row["rejected"]), str(row["remaining"]))
+    return table
+
+
+def kind_table(kinds: list[dict]) -> Table:
+    table = Table(title="dialog kinds: requested → kept")
+    for column in ("kind", "requested", "kept", "attempts"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for row in kinds:
+        table.add_row(row["kind"], "" if row["requested"] is None else str(row["requested"]), str(row["kept"]),
+                      str(row["attempts"]))
     return table
 
 
@@ -60,7 +70,7 @@ def funnel_table(funnel: dict) -> Table:
 @click.option("--band", default="10,90", show_default=True, help="Complexity band (percentiles).")
 @click.option("--no-complexity", is_flag=True, help="Skip complexity scoring.")
 @click.option("--judges", "judges_mode", type=click.Choice(["auto", "enforce", "advisory", "off"]), default="auto",
-              show_default=True, help="auto: enforce verdicts, except a judge GGUF under 1 GiB only records them.")
+              show_default=True, help="auto: enforce verdicts, except that a judge GGUF under 1 GiB is off.")
 @click.option("--no-judges", is_flag=True, help="Same as --judges off.")
 @click.option("--judge-model", default=None, help="GGUF for the judges (default: the generation model).")
 @click.option("--judge-samples", type=click.IntRange(1, 9), default=1, show_default=True, help="Majority over N verdicts.")
@@ -100,8 +110,9 @@ def run_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int
     if cfg.judges == "auto":
         resolved = judge_mode("auto", (judge_gen or gen).backend)
         cfg = dataclasses.replace(cfg, judges=resolved)
-        if resolved == "advisory":
+        if resolved == "off":
             err.print(ADVISORY_JUDGES)
+    cfg = dataclasses.replace(cfg, free_text=free_text_for_size(model_size(gen.backend)))
     models = {"generator": gen.fingerprint(), "judge": judge_gen.fingerprint() if judge_gen else None}
     run_id, resumed = ensure_pipeline_run(store, config_record(cfg, models), force_new=force_new_run)
     err.print(f"run {run_id} ({'resuming' if resumed else 'new'}) in {db_path}")
@@ -113,8 +124,12 @@ def _finish(store: Store, report: dict, calls: dict, out_path: str | None, fmt: 
     """The funnels, this command's model calls, and the export."""
     for funnel in report["funnels"]:
         out.print(funnel_table(funnel))
+    if report.get("kinds"):
+        out.print(kind_table(report["kinds"]))
     out.print(f"{report['kept_dialogs']} dialogs kept. This session: {calls['model_calls']} model calls, "
                       f"{calls['cache_hits']} cache hits, KV-cache reuse {calls['kv_reuse_ratio']:.0%}.")
+    if calls.get("id") is not None and (by_stage := calls_by_stage(store, "c.session_id >= ?", (calls["id"],))):
+        out.print("Model calls by stage: " + ", ".join(f"{stage} {n}" for stage, n in by_stage.items()) + ".")
     if out_path:
         export_dataset(store, fmt, out_path, run_id=report["dialog_run"], status="kept", seed=seed)
 

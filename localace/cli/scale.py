@@ -20,8 +20,9 @@ from localace.scale.shard import Models, NodeReport
 from localace.store.db import Store
 
 _META = "localace.scale"
-ADVISORY_JUDGES = ("judges: the judge model is small (< 1 GiB), so verdicts are recorded but not enforced "
-                   "(--judges enforce to reject on them, or --judge-model a larger GGUF)")
+ADVISORY_JUDGES = ("judges: off, the judge model is small (< 1 GiB) and judges near chance "
+                   "(--judges advisory records its verdicts, --judges enforce rejects on them, "
+                   "--judge-model takes a larger GGUF)")
 _LABELS = {"tree": "context tree", "apis": "APIs", "dialogs": "dialogs", "verify": "verify", "eval": "eval"}
 
 
@@ -149,7 +150,7 @@ def resolve_judges(cfg_judges: str, cluster: Cluster, judge_model: str | None) -
     from localace.verify.judges import judge_mode_for_size
 
     resolved = judge_mode_for_size(cfg_judges, cluster.size(judge_model))
-    if cfg_judges == "auto" and resolved == "advisory":
+    if cfg_judges == "auto" and resolved == "off":
         err.print(ADVISORY_JUDGES)
     return resolved
 
@@ -164,6 +165,9 @@ def run_sharded(store: Store, cfg: Any, request: ScaleRequest, *, model: str | N
     cluster = start_cluster(store, request, Models(model, judge=judge, n_ctx=n_ctx))
     if cfg.judges == "auto":
         cfg = dataclasses.replace(cfg, judges=resolve_judges("auto", cluster, judge or model))
+    from localace.dialogs.generate import free_text_for_size
+
+    cfg = dataclasses.replace(cfg, free_text=free_text_for_size(cluster.size(model)))
     models = {"generator": cluster.fingerprint(model), "judge": cluster.fingerprint(judge) if judge else None}
     run_id, resumed = ensure_pipeline_run(store, config_record(cfg, models), force_new=force_new_run)
     err.print(f"run {run_id} ({'resuming' if resumed else 'new'}) in {store.path}")

@@ -103,6 +103,7 @@ class DialogBuilder:
     stated: list[Any] = field(default_factory=list)  # values the conversation has stated so far (user, tool results)
     values: ValueMaker = field(default_factory=lambda: ValueMaker(0))
     tool_model: bool = False  # tool results written by the model instead of the typed value generators
+    free_text: bool = True  # try free text before the grammar (off: the grammar only)
 
     # --- plumbing -----------------------------------------------------------------------------
     def _request(self, template: str, output: Output, tag: str, *, temperature: float | None = None,
@@ -113,6 +114,11 @@ class DialogBuilder:
         return Request(messages, output=output, template_hash=prompt.hash,
                        sampling=Sampling(temperature=self.temperature if temperature is None else temperature,
                                          seed=seed, max_tokens=max_tokens))
+
+    def _attempts(self, free: Output, grammar: Output) -> list[tuple[int, Output]]:
+        """Free text, then the grammar; the grammar alone when free text is off (same attempt numbers, so a
+        turn's seed does not depend on the setting)."""
+        return [(0, free), (1, grammar)] if self.free_text else [(1, grammar)]
 
     def api(self, name: str) -> ApiSpec:
         return next(t for t in self.tools if t.name == name)
@@ -127,7 +133,7 @@ class DialogBuilder:
         `check(text)` names anything else wrong with a turn (None when nothing is)."""
         state, avoid = list(state), list(avoid)
         problem = ("", "")
-        for attempt, output in enumerate((C.USER_REQUEST, grammar)):
+        for attempt, output in self._attempts(C.USER_REQUEST, grammar):
             try:
                 completion = yield self._request(template, output, f"user.{attempt}", temperature=0.8,
                                                  state=state, persona=self.persona, style=self.style, **variables)
@@ -201,7 +207,7 @@ class DialogBuilder:
         """An assistant text turn for a decided action (ask_missing, answer, refuse_no_tool, summarize): free text
         first, kept when it speaks to the user and `check(text)` finds nothing wrong; else under `grammar`."""
         problem = ("", "")
-        for attempt, output in enumerate((C.ASSISTANT_TEXT, grammar)):
+        for attempt, output in self._attempts(C.ASSISTANT_TEXT, grammar):
             try:
                 completion = yield self._request("assistant_text", output, f"text.{action}.{attempt}", max_tokens=400,
                                                  action=action, thought=thought,

@@ -53,15 +53,38 @@ def _value_part(label: str, display: str, is_flag: bool, value: Any) -> str:
     return f"{_alt(('the ', 'The ', 'my ', 'My ', ''))}{re.escape(label)} {_alt(('is ', 'should be ', '= ', ': '))}{re.escape(display)}"
 
 
-def values_regex(state: list[Any]) -> str:
-    """'the city is Lisbon, the date is 2026-12-03 and ...' over statements (label, display, value)."""
-    parts = [_value_part(s.label, s.display, isinstance(s.value, bool), s.value) for s in state]
-    if not parts:
-        return ""
+def _phrased(s: Any) -> list[str]:
+    """The ways a kinded statement may be said: its kind's phrasings around the value as the user writes it."""
+    if getattr(s, "kind", None) is None:
+        return []
+    if isinstance(s.value, bool):
+        return [s.display]
+    return [p.replace("{v}", s.display) for p in s.phrasings if "{v}" in p and p.count("{v}") == 1]
+
+
+def _join(parts: list[str]) -> str:
     joined = parts[0]
     for i, part in enumerate(parts[1:], 1):
         joined += (_alt((" and ", ", and ")) if i == len(parts) - 1 else _alt((", ", "; "))) + part
     return joined
+
+
+def values_regex(state: list[Any]) -> str:
+    """'the city is Lisbon, the date is 2026-12-03 and ...' over statements (label, display, value)."""
+    parts = [_value_part(s.label, s.display, isinstance(s.value, bool), s.value) for s in state]
+    return _join(parts) if parts else ""
+
+
+def phrased_regex(state: list[Any]) -> str | None:
+    """'in Lisbon, on December 9, 2026 and just the first seven': each value in one of its kind's phrasings;
+    None when a value has no phrasing (then values_regex names them one by one)."""
+    parts = [_phrased(s) for s in state]
+    if not parts or not all(parts):
+        return None
+    return _join([_alt(p) for p in parts])
+
+
+_FRAGMENT_LEADS = ("Make it ", "That's ", "I need it ", "Ideally ", "It's ")
 
 
 def user_request_grammar(goal: str, state: list[Any], *, style: str = "", then: str | None = None,
@@ -71,21 +94,30 @@ def user_request_grammar(goal: str, state: list[Any], *, style: str = "", then: 
     request = f"{_alt(openers)}{_alt(_ASKS)}{re.escape(goal)}"
     if then:
         request += f"{_alt((', then ', ', and then ', ' and after that '))}{re.escape(then)}"
-    body = values_regex(state)
-    if not body:
+    if not state:
         return Output.regex(request + "[?.]")
+    phrased = phrased_regex(state)
+    if phrased is not None:
+        return Output.regex(f"{request}{_alt(('? ', '. '))}{_alt(_FRAGMENT_LEADS)}{phrased}[.!]")
     lead = _alt(("? ", ". ")) + _alt(("", "Details: ", "Here you go: ", "For reference, "))
-    return Output.regex(f"{request}{lead}{body}[.!]")
+    return Output.regex(f"{request}{lead}{values_regex(state)}[.!]")
 
 
 def supply_grammar(state: list[Any]) -> Output:
     """The user's answer to a question for a missing value."""
+    phrased = phrased_regex(state)
+    if phrased is not None:
+        return Output.regex(f"{_alt(_SUPPLY[1:])}{_alt(('', 'it is ', 'make it '))}{phrased}[.!]")
     return Output.regex(f"{_alt(_SUPPLY)}{values_regex(state)}[.!]")
 
 
-def chitchat_grammar(topic: str, style: str = "") -> Output:
+def chitchat_grammar(topic: str, style: str = "", question: str = "") -> Output:
     asks = ("Can you tell me ", "Could you tell me ", "I'm curious about ", "Tell me ", "What do you know about ")
-    return Output.regex(f"{_alt(_OPENERS.get(style, ('', 'Hi. ')))}{_alt(asks)}{re.escape(topic)}[?.!]")
+    opener = _alt(_OPENERS.get(style, ('', 'Hi. ')))
+    about = f"{_alt(asks)}{re.escape(topic)}[?.!]"
+    if question:
+        return Output.regex(f"{opener}(?:{about}|{re.escape(question)})")
+    return Output.regex(f"{opener}{about}")
 
 
 def clip_display(text: str, limit: int = 60) -> str:
@@ -105,6 +137,18 @@ def summary_grammar(facts: list[tuple[str, str]]) -> Output:
     return Output.regex(f"{opener}{body}[.!]")
 
 
+def answer_grammar(sentences: list[str]) -> Output:
+    """The closing answer: an opener the model picks, the result sentences as written, an optional closing."""
+    from localace.dialogs.answers import LEAD_INS, OPENERS, capitalize
+
+    rest = "".join(r"\. " + re.escape(capitalize(e)) for e in sentences[1:])
+    start = (f"(?:{_alt(OPENERS)}{re.escape(capitalize(sentences[0]))}|{_alt(LEAD_INS)}{re.escape(sentences[0])})"
+             f"{rest}")
+    closing = _alt(("", " Anything else?", " Let me know if you need more.", " Want me to look into anything else?",
+                    " Hope that helps!"))
+    return Output.regex(f"{start}[.!]{closing}")
+
+
 def ask_grammar(label: str) -> Output:
     return Output.regex(f"{_alt(('Could you tell me the ', 'What is the ', 'Which ', 'Please give me the ', 'I need the '))}"
                         f"{re.escape(label)}{_alt(('', ' you want', ' you mean', ' for this'))}[?.]")
@@ -116,7 +160,11 @@ def refuse_grammar(topic: str) -> Output:
                         f"{_alt(('.', '. I can help with something else.', '. Is there anything else I can do?'))}")
 
 
-def chat_grammar(topic: str) -> Output:
+def chat_grammar(topic: str, answer: str = "") -> Output:
+    """A chit-chat reply: the topic's own answer when there is one (it says something), after an opener."""
+    if answer:
+        return Output.regex(f"{_alt(('', 'Sure! ', 'Good question! ', 'Happy to help. ', 'Great question. '))}"
+                            f"{re.escape(answer)}")
     return Output.regex(f"{_alt(('Sure! ', 'Good question! ', 'Happy to chat. '))}"
                         f"{_alt(('Let me tell you about ', 'Here is a thought on ', 'About '))}{re.escape(topic)}[.!]")
 

@@ -3,12 +3,16 @@ the user states it, the assistant reproduces it from the conversation, the tool 
 
 from __future__ import annotations
 
+import random
 import re
 
 from localace.dialogs import constraints as C
 from localace.dialogs.agents import DialogBuilder, DialogRejected
+from localace.dialogs.answers import answer_options
 from localace.dialogs.plans import Plan, PlannedCall
 from localace.dialogs.statements import Statement, statements
+from localace.hashing import content_hash
+from localace.kinds import kind_of
 from localace.tasks import Task
 from localace.verify.grounding import Sources
 
@@ -33,36 +37,34 @@ def thought_call(step: list[PlannedCall]) -> str:
     return f"The request gives every value {names} needs, so I call {'them' if len(step) > 1 else 'it'}{together}."
 
 
-def _state(step: list[PlannedCall], skip: tuple[str, ...] = ()) -> list[Statement]:
-    return [s for c in step for s in statements(c, skip=skip)]
+def _state(step: list[PlannedCall], skip: tuple[str, ...] = (), seed: object = 0) -> list[Statement]:
+    return [s for c in step for s in statements(c, skip=skip, seed=seed)]
 
 
 def ask(b: DialogBuilder, state: list[Statement], goal_text: str, *, then: str | None = None, followup: bool = False,
         **variables: object) -> Task[str]:
     """The user asks for `goal_text` (and `then`), stating `state`: free text first, the request grammar next."""
+    # People name details in no fixed order: the order is drawn per dialog, for the prompt and grammar alike.
+    state = list(state)
+    random.Random(content_hash([*b.salt, len(b.turns), "order"], 8)).shuffle(state)
     grammar = C.user_request_grammar(goal_text, state, style=b.style, then=then, followup=followup)
     return (yield from b.user("user_request", state, grammar=grammar, goal=goal_text, then=then or "",
                               followup=followup, **variables))
 
 
 def summarize(b: DialogBuilder) -> Task[object]:
-    """The assistant restates what the tool results say (at least one of their values)."""
-    # Clipped once, for the grammar and the check alike: a check on the full value rejected every summary
-    # of a result whose values were all longer than the grammar lets the model write.
-    facts = [(label, C.clip_display(value)) for label, value in b.result_facts()]
-    if not facts:
+    """The assistant reports what the tool results say, as an assistant would: a count and the first items of
+    a list, a sentence of the values that matter (free text first, checked to restate one; a grammar next)."""
+    results = b.turns[-1].tool_results or [] if b.turns else []
+    said, values = answer_options(results, {t.name: t for t in b.tools}, random.Random(0))
+    if not said:
         raise DialogRejected("assistant_text", "the tool results hold no value to summarize")
-    # An array's items share a label: "the people is A, B", not "the people was A, the people was B".
-    grouped: dict[str, list[str]] = {}
-    for label, value in facts:
-        grouped.setdefault(label, []).append(value)
-    said = [(label, _whole_items(values)) for label, values in grouped.items()]
 
     def check(text: str) -> str | None:
         sources = Sources([text])
-        return None if any(sources.states(v) for _, v in facts) else "restates no value of the tool results"
+        return None if any(sources.states(v) for v in values) else "restates no value of the tool results"
 
-    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.summary_grammar(said), check=check))
+    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.answer_grammar(said), check=check))
 
 
 def _whole_items(values: list[str], limit: int = 60) -> str:
@@ -107,14 +109,14 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
     kind = plan.kind
     if kind in ("single", "multiple", "parallel"):
         step = plan.steps[0]
-        yield from ask(b, _state(step), goal(step), difficulty=difficulty)
+        yield from ask(b, _state(step, seed=b.salt), goal(step), difficulty=difficulty)
         yield from b.call(step, thought_call(step))
         yield from summarize(b)
     elif kind == "dependent":
         first, second = plan.steps
         link = plan.link
         assert link is not None
-        yield from ask(b, _state(first) + _state(second, skip=(link.param,)), goal(first), then=goal(second),
+        yield from ask(b, _state(first, seed=b.salt) + _state(second, skip=(link.param,), seed=b.salt), goal(first), then=goal(second),
                        difficulty=difficulty)
         yield from b.call(first, thought_call(first), link=link)
         yield from b.call(second, f"The {first[0].api.name} result gives the {link.field.replace('_', ' ')} that "
@@ -122,11 +124,13 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         yield from summarize(b)
     elif kind == "ask_missing":
         step, missing = plan.steps[0], plan.missing or ""
-        asked = [s for s in _state(step) if s.path == missing or s.path.startswith(f"{missing}.")
+        asked = [s for s in _state(step, seed=b.salt) if s.path == missing or s.path.startswith(f"{missing}.")
                  or s.path.startswith(f"{missing}[")]
-        label = missing.replace("_", " ")
-        description = step[0].api.parameters["properties"][missing].get("description", label)
-        yield from ask(b, _state(step, skip=(missing,)), goal(step), avoid=asked, leave_out=label,
+        schema = step[0].api.parameters["properties"][missing]
+        kind = kind_of(missing, schema)
+        label = kind.label if kind is not None else missing.replace("_", " ")
+        description = schema.get("description", label)
+        yield from ask(b, _state(step, skip=(missing,), seed=b.salt), goal(step), avoid=asked, leave_out=label,
                        difficulty=difficulty)
         yield from b.say("ask_missing", f"{step[0].api.name} needs the {label}, which the request does not give, so I "
                                         "ask for it before calling.", grammar=C.ask_grammar(label),
@@ -136,10 +140,10 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         yield from summarize(b)
     elif kind == "multi_turn":
         first, second = plan.steps
-        yield from ask(b, _state(first), goal(first), difficulty=difficulty)
+        yield from ask(b, _state(first, seed=b.salt), goal(first), difficulty=difficulty)
         yield from b.call(first, thought_call(first))
         yield from summarize(b)
-        yield from ask(b, _state(second), goal(second), followup=True)
+        yield from ask(b, _state(second, seed=b.salt), goal(second), followup=True)
         # The tool just used stays in the tool list but not in this call's constraint: a small model copies the
         # previous call, and the follow-up asks for something else by construction.
         used = first[0].api.name
@@ -147,14 +151,17 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         yield from summarize(b)
     elif kind == "non_tool":
         # Both turns are about the plan's topic: free text once asked about a beach day in Barcelona and was
-        # answered about saying good morning in Spanish.
+        # answered about saying good morning in Spanish. The answer says something: the pool's own answer.
+        chat = plan.chat
         on_topic = _about(plan.topic or "")
-        yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style), topic=plan.topic,
-                          check=on_topic)
-        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or ""), check=on_topic)
+        question = chat.question if chat is not None else ""
+        answer = chat.answer if chat is not None else ""
+        yield from b.user("user_non_tool", grammar=C.chitchat_grammar(plan.topic or "", b.style, question),
+                          topic=plan.topic, check=on_topic)
+        yield from b.say("answer", THOUGHT_CHAT, grammar=C.chat_grammar(plan.topic or "", answer), check=on_topic)
     elif kind == "irrelevance":
         assert plan.off_topic is not None
-        yield from ask(b, _state([plan.off_topic]), plan.topic or "", difficulty=difficulty)
+        yield from ask(b, _state([plan.off_topic], seed=b.salt), plan.topic or "", difficulty=difficulty)
         yield from b.say("refuse_no_tool", f"None of the offered tools can {plan.topic}, so I must not call one.",
                          grammar=C.refuse_grammar(plan.topic or ""), check=_refuses)
     else:

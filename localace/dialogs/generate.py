@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import random
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -80,11 +81,14 @@ class DialogConfig:
     complexity: bool = True
     max_attempts: int = 3
     tool_results: str = "values"  # values: typed value generators | model: the generation model writes them
+    # Free text first, grammar as the fallback; off, every turn comes from its grammar. A model under 1 GiB
+    # almost never passes the free attempt (SmolLM2-135M: 0 of 75 user turns), so it only costs a call.
+    free_text: bool = True
     shard: Shard | None = None  # only this shard's slots, n counting this shard's dialogs; not part of the identity
 
     def identity(self, api_ids: list[str], fingerprint: dict[str, Any]) -> dict[str, Any]:
         return {"seed": self.seed, "k": self.k, "mix": self.mix, "band": list(self.band),
-                "complexity": self.complexity, "tool_results": self.tool_results,
+                "complexity": self.complexity, "tool_results": self.tool_results, "free_text": self.free_text,
                 "apis": content_hash(sorted(api_ids), 16), "model": content_hash(fingerprint, 16)}
 
 
@@ -148,11 +152,52 @@ def insert_dialog(store: Store, dialog: Dialog, run_id: str, seq: int, status: s
         store.conn.execute("INSERT OR IGNORE INTO dialog_apis VALUES (?, ?)", (dialog.id, api_id))
 
 
+Gate = Callable[[Dialog], Task["tuple[str, str] | None"]]
+# A kind whose slots keep failing is topped up this many times its quota (at least GIVE_UP_MIN slots) before it
+# is given up: a pool that cannot serve it (no two linkable APIs for `dependent`) must not stall the whole run.
+GIVE_UP_FACTOR = 4
+GIVE_UP_MIN = 12
+
+
+FREE_TEXT_MIN_BYTES = 1 << 30
+
+
+def free_text_for_size(model_bytes: int | None) -> bool:
+    """Whether free-text attempts are worth their call: not for a GGUF under 1 GiB (None: not a GGUF)."""
+    return model_bytes is None or model_bytes >= FREE_TEXT_MIN_BYTES
+
+
+def quotas(mix: dict[str, float], n: int) -> dict[str, int]:
+    """How many kept dialogs each kind must have: the first n slots of the schedule, counted."""
+    counts = Counter(schedule(mix, n))
+    return {k: counts.get(k, 0) for k in mix}
+
+
+def _first_user(dialog: Dialog) -> str:
+    from localace.kinds.said import norm_text
+
+    text = next((t.content for t in dialog.turns if t.role == "user" and t.content), "")
+    return norm_text(text).strip()
+
+
 class DialogGenerator:
     def __init__(self, gen: CachedBackend, store: Store, run_id: str, cfg: DialogConfig,
-                 pool: list[ApiSpec] | Callable[[], list[ApiSpec]], learner: CachedBackend | None = None) -> None:
-        """pool: the APIs, or a function returning them (called only once a dialog has to be generated)."""
+                 pool: list[ApiSpec] | Callable[[], list[ApiSpec]], learner: CachedBackend | None = None,
+                 gate: Gate | None = None, backends: dict[str, CachedBackend] | None = None) -> None:
+        """pool: the APIs, or a function returning them (called only once a dialog has to be generated).
+        gate: the checks a dialog must pass before it counts (the rule layer, enforcing judges): a dialog that
+        fails one is a rejected attempt, so the run tops its kind up and `n` means n kept dialogs."""
         self.gen, self.store, self.run_id, self.cfg = gen, store, run_id, cfg
+        self.gate = gate
+        self.extra_backends = backends or {}
+        self.quota = quotas(cfg.mix, cfg.n)
+        self._openings: set[str] | None = None
+        self.in_flight: Counter[str] = Counter()
+        # Failed slots per kind, from the database (a failed slot records its kind), so a resumed run gives up on
+        # the same kinds at the same slots as an uninterrupted one.
+        self.failed_slots: Counter[str] = Counter(dict(store.conn.execute(
+            "SELECT substr(result_id, 6), COUNT(*) FROM work_items WHERE run_id=? AND stage=? AND status='failed'"
+            " AND result_id LIKE 'kind:%' GROUP BY 1", (run_id, STAGE)).fetchall()))
         self._pool = pool
         self._sampler: PlanSampler | None = None
         self.learner = learner or gen
@@ -182,11 +227,13 @@ class DialogGenerator:
     def run(self, parallel: int = 1) -> Iterator[DialogEvent]:
         """Dialogs slot by slot until the run holds n; `parallel` slots in flight, their calls decoded together."""
         guard = StallGuard(30, DialogsStalled, "dialog")
-        backends = {"": self.gen, "learner": self.learner}
+        backends = {"": self.gen, "learner": self.learner, **self.extra_backends}
 
         def room(in_flight: int) -> bool:
             if self.accepted + in_flight >= self.cfg.n:
                 return False
+            if self.cfg.shard is None and self._next_is_top_up() and self._deficit() is None:
+                return False  # every kind still short of its quota is in flight or has been given up
             self.sampler  # noqa: B018 -- an unusable pool fails the stage here, not slot by slot as rejections
             return True
 
@@ -196,13 +243,45 @@ class DialogGenerator:
             guard.record(event.accepted, event.check, event.reason)
 
     def kind_of(self, slot: int) -> str:
+        """The first n slots follow the mix's schedule; a slot after them tops up the kind furthest below its
+        quota (kept plus in flight), so the kept dialogs follow the mix whatever the checks reject."""
+        if self.cfg.shard is None and slot >= self.cfg.n:
+            kind = self._deficit()
+            if kind is not None:
+                return kind
         if len(self._kinds) <= slot:
             self._kinds = schedule(self.cfg.mix, max(2 * len(self._kinds), self.cfg.n, slot + 1))
         return self._kinds[slot]
 
+    def kept_by_kind(self) -> Counter[str]:
+        return Counter(dict(self.store.conn.execute(
+            "SELECT kind, COUNT(*) FROM dialogs WHERE run_id=? GROUP BY kind", (self.run_id,)).fetchall()))
+
+    def _deficit(self) -> str | None:
+        kept = self.kept_by_kind()
+        short = {k: q - kept.get(k, 0) - self.in_flight.get(k, 0) for k, q in self.quota.items()
+                 if self.failed_slots.get(k, 0) < max(GIVE_UP_MIN, GIVE_UP_FACTOR * q)}
+        best = max(sorted(short), key=lambda k: short[k], default=None)
+        return best if best is not None and short[best] > 0 else None
+
+    def _next_is_top_up(self) -> bool:
+        done = self.store.conn.execute("SELECT COUNT(*) FROM work_items WHERE run_id=? AND stage=?",
+                                       (self.run_id, STAGE)).fetchone()[0]
+        return done + sum(self.in_flight.values()) >= self.cfg.n
+
     def slot_task(self, slot: int) -> Task[DialogEvent]:
         """Attempts (each a fresh plan) until a dialog is committed for the slot, or the slot is marked failed."""
         kind = self.kind_of(slot)
+        self.in_flight[kind] += 1
+        try:
+            event = yield from self._slot(slot, kind)
+        finally:
+            self.in_flight[kind] -= 1
+        if not event.accepted and event.check != "target_reached":
+            self.failed_slots[kind] += 1
+        return event
+
+    def _slot(self, slot: int, kind: str) -> Task[DialogEvent]:
         last = ("", "")
         for attempt in range(self.cfg.max_attempts):
             rng = random.Random(content_hash([self.cfg.seed, slot, attempt], 16))
@@ -215,6 +294,8 @@ class DialogGenerator:
                 continue
             try:
                 dialog = yield from self._dialog(plan, slot, attempt, stats)
+                if self.gate is not None and (failed := (yield from self.gate(dialog))) is not None:
+                    raise DialogRejected(*failed)
             except DialogRejected as r:
                 record_rejection(self.store, self.run_id, STAGE, slot, attempt, r.check, r.reason,
                                  {"plan": plan_summary(plan), "consistency": stats.as_dict(),
@@ -227,17 +308,31 @@ class DialogGenerator:
                 continue
             if self.accepted >= self.cfg.n:  # other slots in flight reached the target first
                 return DialogEvent(slot, kind, None, "target_reached", "the run already has its dialogs")
+            if self._duplicate_request(dialog):
+                record_rejection(self.store, self.run_id, STAGE, slot, attempt, "duplicate_request",
+                                 "another kept dialog opens with the same user turn")
+                last = ("duplicate_request", "another kept dialog opens with the same user turn")
+                continue
             self._commit(dialog, slot, attempt)
             return DialogEvent(slot, kind, dialog)
         with self.store.transaction():
-            mark_item(self.store, self.run_id, STAGE, slot, "failed", self.cfg.max_attempts)
+            mark_item(self.store, self.run_id, STAGE, slot, "failed", self.cfg.max_attempts, f"kind:{kind}")
         return DialogEvent(slot, kind, None, *last)
+
+    def _duplicate_request(self, dialog: Dialog) -> bool:
+        """Whether a dialog of this run already opens with the same user turn (normalized)."""
+        first = _first_user(dialog)
+        if not first:
+            return False
+        if self._openings is None:
+            self._openings = {_first_user(d) for d in iter_dialogs(self.store, self.run_id)}
+        return first in self._openings
 
     def _build(self, plan: Plan, slot: int, attempt: int, stats: ConsistencyStats, difficulty: str) -> Task[Dialog]:
         salt = [self.cfg.seed, slot, attempt, difficulty]
         b = DialogBuilder(plan.offered, salt, k=self.cfg.k, stats=stats, persona=plan.persona, style=plan.style,
                           values=ValueMaker(content_hash([*salt, "results"], 16)),
-                          tool_model=self.cfg.tool_results == "model")
+                          tool_model=self.cfg.tool_results == "model", free_text=self.cfg.free_text)
         try:
             yield from run_flow(b, plan, difficulty)
         except DialogRejected as r:
@@ -276,5 +371,7 @@ class DialogGenerator:
             insert_dialog(self.store, dialog, self.run_id, slot)
             mark_item(self.store, self.run_id, STAGE, slot, "done", attempt + 1, dialog.id)
         self.accepted += 1
+        if self._openings is not None:
+            self._openings.add(_first_user(dialog))
         if dialog.complexity is not None:
             self.scores.setdefault(dialog.kind, []).append(dialog.complexity)

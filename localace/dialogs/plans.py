@@ -23,6 +23,28 @@ CHITCHAT = ("how their day is going", "a fun fact about space", "how to stay foc
             "a good name for a new pet cat", "what the assistant is able to help with",
             "thanks for the help earlier", "an idea for a weekend hobby", "why the sky is blue",
             "a short joke", "how to say good morning in Spanish")
+
+
+@dataclass(frozen=True)
+class ChatTopic:
+    """A chit-chat subject with how a person asks it and a real answer (no tool can or should serve it)."""
+
+    topic: str
+    question: str = ""
+    answer: str = ""
+
+
+def chat_topics() -> list[ChatTopic]:
+    """The chit-chat pool shipped with the package (hundreds of topics, each with an answer), else CHITCHAT."""
+    import json
+    from importlib.resources import files
+
+    try:
+        rows = json.loads(files("localace.dialogs").joinpath("chat_topics.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        rows = []
+    return [ChatTopic(r["topic"], r.get("question", ""), r.get("answer", "")) for r in rows] or \
+        [ChatTopic(t) for t in CHITCHAT]
 _IDENTIFIER = frozenset({"id", "code", "number", "reference", "ref", "key", "token", "slug", "sku"})
 
 
@@ -62,6 +84,7 @@ class Plan:
     steps: list[list[PlannedCall]] = field(default_factory=list)  # per assistant call turn, the calls made together
     link: Link | None = None
     off_topic: PlannedCall | None = None  # irrelevance: the request no offered tool can serve
+    chat: ChatTopic | None = None  # non_tool: the subject, its question and answer
 
     @property
     def domains(self) -> list[str]:
@@ -112,6 +135,7 @@ class PlanSampler:
         for api in pool:
             self.by_domain.setdefault(top(api), []).append(api)
         self.by_id = {a.id: a for a in pool}
+        self.chats = chat_topics()
 
     def _others(self, rng: random.Random, exclude: list[ApiSpec], n: int, *, same_domain: str | None = None) -> list[ApiSpec]:
         names = {a.name for a in exclude}
@@ -170,7 +194,8 @@ class PlanSampler:
             topic = unrelated[0].description.rstrip(".")
             plan.topic = topic[0].lower() + topic[1:]
         elif kind == "non_tool":
-            plan.topic = rng.choice(CHITCHAT)
+            plan.chat = rng.choice(self.chats)
+            plan.topic = plan.chat.topic
         return plan
 
     def _apis(self, kind: str, rng: random.Random) -> Plan:

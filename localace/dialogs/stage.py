@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from localace.apis.spec import ApiSpec
-from localace.dialogs.generate import STAGE, DialogConfig, DialogEvent, DialogGenerator, load_dialogs, load_pool
+from localace.dialogs.generate import Gate, STAGE, DialogConfig, DialogEvent, DialogGenerator, load_dialogs, load_pool
 from localace.dialogs.plans import PlanImpossible
 from localace.errors import UserError
 from localace.runs import Run, ensure_run, rejection_counts
@@ -30,8 +30,9 @@ class DialogStage:
         return self._pool
 
     def events(self, gen: CachedBackend, store: Store, cfg: DialogConfig,
-               learner: CachedBackend | None = None, *, parallel: int = 1) -> Iterator[DialogEvent]:
-        generator = DialogGenerator(gen, store, self.run.id, cfg, lambda: self.pool, learner)
+               learner: CachedBackend | None = None, *, parallel: int = 1, gate: Gate | None = None,
+               backends: dict[str, CachedBackend] | None = None) -> Iterator[DialogEvent]:
+        generator = DialogGenerator(gen, store, self.run.id, cfg, lambda: self.pool, learner, gate, backends)
         try:
             yield from generator.run(parallel)
         except PlanImpossible as e:

@@ -19,6 +19,7 @@ import jsonschema
 
 from localace.apis.spec import ApiSpec, strip_vendor_keys
 from localace.hashing import canonical_json
+from localace.kinds import KIND_KEY, Ctx, kind_of
 from localace.string_formats import FORMAT_CHECKER
 
 # Dates are drawn around a fixed anchor, not today: the same seed must give the same dialog on any day.
@@ -66,6 +67,7 @@ class ValueMaker:
         self.fake = Faker("en_US")
         self.fake.seed_instance(self.rng.randrange(2**32))
         self._place: tuple[str, str, str, str, str] | None = None
+        self.ctx = Ctx(self.rng, _fake=self.fake)
 
     # --- places are drawn once per dialog, so a city, its country and coordinates agree ---------
     @property
@@ -76,7 +78,7 @@ class ValueMaker:
 
     def arguments(self, api: ApiSpec, *, optional: int = 1, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         """Values for every required parameter and up to `optional` optional non-boolean ones."""
-        params = strip_vendor_keys(api.parameters)
+        params = api.parameters  # with the kinds' annotations: they choose the values
         props: dict[str, Any] = params.get("properties", {})
         required = [n for n in params.get("required", []) if n in props]
         extra = [n for n in props if n not in required and props[n].get("type") != "boolean"]
@@ -85,7 +87,7 @@ class ValueMaker:
         for n in props:
             if n in chosen and n not in skip:
                 out[n] = self.distinct(n, props[n], api, taken=out.values())
-        return out
+        return ordered_ranges(out, props)
 
     def distinct(self, name: str, schema: dict[str, Any], api: ApiSpec | None, taken: Any) -> Any:
         """A value unlike the ones already `taken`: two parameters holding the same value make the request
@@ -111,20 +113,28 @@ class ValueMaker:
         return out
 
     def _result_field(self, name: str, schema: dict[str, Any], api: ApiSpec, arguments: dict[str, Any]) -> Any:
+        if KIND_KEY in schema or schema.get("type") in ("object", "array"):
+            return self.value(name, schema, api)
         words = _words(name)
         if schema.get("type") == "string" and "enum" not in schema and "pattern" not in schema and not schema.get(
-                "format"):
-            if _has(words, "status", "state"):
-                return self.rng.choice(_statuses(api))
-            if _has(words, "message", "summary", "description", "details", "text", "note", "notes", "result"):
-                about = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in list(arguments.items())[:2]
-                                  if isinstance(v, (str, int, float)) and not isinstance(v, bool))
-                text = api.description.rstrip(".")
-                return f"{text}{f' for {about}' if about else ''}: done."
+                "format") and _has(words, "status", "state"):
+            return self.rng.choice(_statuses(api))
         return self.value(name, schema, api)
 
     def value(self, name: str, schema: dict[str, Any], api: ApiSpec | None = None) -> Any:
-        """A value for one parameter (or nested field) that validates against its schema."""
+        """A value for one parameter (or nested field) that validates against its schema: made by its kind
+        when it has one, else by the schema's type and constraints."""
+        candidate = None
+        kind = kind_of(name, schema) if schema.get("type") not in ("object", "array") else None
+        if kind is not None:
+            try:
+                candidate = kind.make(self.ctx)
+            except (ValueError, KeyError, TypeError, IndexError):
+                candidate = None
+            if candidate is not None and _valid(candidate, schema):
+                return candidate
+            if "enum" in schema and kind.family == "choice":
+                candidate = None  # the API narrowed the kind's members: fall through to its own enum
         try:
             candidate = self._typed(name, schema, api)
         except (ValueError, KeyError, TypeError, IndexError):
@@ -133,7 +143,7 @@ class ValueMaker:
             return candidate
         from localace.backends.schema_sample import sample_instance
 
-        return sample_instance(schema, self.rng)
+        return sample_instance(strip_vendor_keys(schema), self.rng)
 
     # --- by schema --------------------------------------------------------------------------
     def _typed(self, name: str, schema: dict[str, Any], api: ApiSpec | None) -> Any:
@@ -204,6 +214,35 @@ class ValueMaker:
     def code(self, words: list[str]) -> str:
         prefix = "".join(w[0] for w in words if w not in ("id", "code", "number", "no"))[:3].upper() or "REF"
         return f"{prefix}-{self.rng.randint(10000, 99999)}"
+
+
+_STARTS = ("start", "from", "check_in", "departure", "begin", "min")
+_ENDS = ("end", "to", "until", "check_out", "return", "finish", "max")
+
+
+def ordered_ranges(arguments: dict[str, Any], props: dict[str, Any]) -> dict[str, Any]:
+    """A range's two ends in order: a start date before its end date, a minimum below its maximum (values are
+    drawn one by one, so `check_out` could fall before `check_in`)."""
+    def stem(name: str) -> str:
+        for word in _STARTS + _ENDS:
+            if name.startswith(word + "_") or name.endswith("_" + word):
+                return name.replace(word, "", 1).strip("_")
+        return ""
+
+    starts = {stem(n): n for n in arguments if n.startswith(_STARTS) or n.endswith(tuple("_" + w for w in _STARTS))}
+    for n in list(arguments):
+        if not (n.startswith(_ENDS) or n.endswith(tuple("_" + w for w in _ENDS))):
+            continue
+        first = starts.get(stem(n))
+        if first is None and len(starts) == 1:
+            first = next(iter(starts.values()))
+        if first is None or first == n:
+            continue
+        a, b = arguments[first], arguments[n]
+        if type(a) is type(b) and not isinstance(a, (bool, dict, list)) and a > b \
+                and _valid(b, props.get(first, {})) and _valid(a, props.get(n, {})):
+            arguments[first], arguments[n] = b, a
+    return arguments
 
 
 def echo_value(value: Any, schema: dict[str, Any]) -> Any:

@@ -50,7 +50,8 @@ WEAK_JUDGE_BYTES = 1 << 30  # GGUFs under 1 GiB (about <1.5B parameters at 4 bit
 
 
 def judge_mode(requested: str, backend: object) -> str:
-    """Resolve `auto`: small local models record advisory verdicts instead of rejecting on them."""
+    """Resolve `auto`: judges enforce, except that a small local model (< 1 GiB) judges near chance, so its
+    judges are off (ask for `advisory` to record its verdicts anyway)."""
     model = getattr(backend, "model", None)
     path = getattr(model, "path", None)
     return judge_mode_for_size(requested, path.stat().st_size if path is not None and requested == "auto" else None)
@@ -60,15 +61,18 @@ def judge_mode_for_size(requested: str, model_bytes: int | None) -> str:
     """judge_mode from the judge GGUF's size (None: not a GGUF), e.g. as a cluster node reported it."""
     if requested != "auto":
         return requested
-    return "advisory" if model_bytes is not None and model_bytes < WEAK_JUDGE_BYTES else "enforce"
+    # A judge that cannot enforce would cost four calls a dialog and change nothing that is kept: off.
+    return "off" if model_bytes is not None and model_bytes < WEAK_JUDGE_BYTES else "enforce"
 
 
 class Judges:
     """The model layer as tasks (localace/tasks.py): `verdicts(dialog)` yields the judges' requests and
     returns their Judgements; `judge(check, dialog)` runs one judge on its own."""
 
-    def __init__(self, gen: CachedBackend, *, samples: int = 1, seed: int = 0, enforce: bool = True) -> None:
+    def __init__(self, gen: CachedBackend, *, samples: int = 1, seed: int = 0, enforce: bool = True,
+                 role: str = "") -> None:
         self.gen, self.samples, self.seed, self.enforce = gen, samples, seed, enforce
+        self.role = role  # which of the driver's backends serves the judges ("" the stage's own)
 
     def verdicts(self, dialog: Dialog) -> Task[list[Judgement]]:
         """Every judge, in order. Enforced, they run one after another and stop at the first failure (its
@@ -102,7 +106,7 @@ class Judges:
             return []
         prompt = load_prompt(check)
         messages = agent_messages(dialog.tools, dialog.turns, prompt.render())
-        return [Request(messages, output=VERDICT, template_hash=prompt.hash,
+        return [Request(messages, output=VERDICT, template_hash=prompt.hash, model=self.role,
                         sampling=Sampling(temperature=0.0 if self.samples == 1 else 0.7, max_tokens=200,
                                           seed=int(content_hash([self.seed, dialog.id, check, i], 8), 16)))
                 for i in range(self.samples)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 
@@ -56,6 +56,20 @@ def verify_task(dialog_id: str, dialog: Dialog, judges: Judges | None, max_chars
             if not j.passed and judges.enforce and rejected_at is None:
                 rejected_at, reason = j.check, j.reason
     return _Verified(rows, rejected_at, reason)
+
+
+def gate(judges: Judges | None, max_chars: int = 2000) -> "Callable[[Dialog], Task[tuple[str, str] | None]]":
+    """The checks a new dialog must pass to count toward a run's target: the rule layer, then the judges when
+    they enforce. (check, reason) of the first failure, or None; the verify stage later records the same
+    verdicts from the cache."""
+    enforcing = judges if judges is not None and judges.enforce else None
+
+    def check(dialog: Dialog) -> Task[tuple[str, str] | None]:
+        verified = yield from verify_task(dialog.id, dialog, enforcing, max_chars)
+        if verified.rejected_at is None:
+            return None
+        return f"verify:{verified.rejected_at}", verified.reason or ""
+    return check
 
 
 def verify_run(store: Store, run_id: str, judges: Judges | None, *, max_chars: int = 2000,
