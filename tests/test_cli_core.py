@@ -107,3 +107,13 @@ def test_any_typed_error_is_one_line_not_a_traceback(capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "30 dialog slots in a row failed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("flag", ["--model", "--judge-model"])
+def test_run_with_a_missing_model_leaves_no_database(runner, tmp_path, flag):
+    db = tmp_path / "x.db"
+    args = ["run", "--db", str(db), "--apis", "1", "--dialogs", "1", flag, str(tmp_path / "nosuch.gguf")]
+    if flag == "--judge-model":
+        args += ["--model", "fake"]
+    _one_line_error(runner.invoke(cli, args), "not found")
+    assert list(tmp_path.iterdir()) == []  # no database, no lease file, nothing
