@@ -31,7 +31,7 @@ CHATML_TEMPLATE = (
 )
 _LOADED: dict[tuple, Any] = {}  # one llama_cpp.Llama per (file, context, GPU layers[, LoRA adapter]) per process
 _KV: dict[int, KvSnapshots] = {}  # per loaded Llama (by id; they live as long as _LOADED): its KV-cache bookkeeping
-_ENGINES: dict[tuple[int, int], BatchEngine] = {}  # per (loaded Llama, slots): the batched path's context
+_ENGINES: dict[tuple[int, int], BatchEngine] = {}  # (loaded Llama, slots): the batched path's context, one per Llama
 
 
 _OPEN: "weakref.WeakSet[Any]" = weakref.WeakSet()  # every llama_cpp.Llama localace made (see track), closed at exit
@@ -60,6 +60,11 @@ def _close_for_good(obj: Any, stack: str = "_exit_stack") -> None:
         setattr(obj, stack, _Closed())
 
 
+def _free_engine(engine: BatchEngine) -> None:
+    engine.close()
+    _close_for_good(getattr(engine, "_context", None))
+
+
 @atexit.register
 def _free_loaded() -> None:
     """Free every llama.cpp context and model while Python is whole, and leave nothing for teardown to free.
@@ -73,8 +78,7 @@ def _free_loaded() -> None:
     contexts (they use the model's weights), then every Llama localace made and its parts (context, batch,
     sampler, model), each closed and its ExitStack replaced by one whose close() does nothing."""
     for engine in list(_ENGINES.values()):
-        engine.close()
-        _close_for_good(engine._context)
+        _free_engine(engine)
     _ENGINES.clear()
     for llama in [*_LOADED.values(), *_OPEN]:
         _close_for_good(getattr(llama, "_sampler", None))
@@ -261,6 +265,12 @@ class LlamaCppBackend:
         """A batch session on this model's engine (one session at a time per engine)."""
         key = (id(self.llama), self.parallel)
         if key not in _ENGINES:
+            # One batch context per loaded model (each holds parallel x n_ctx KV cells): another --parallel on
+            # the same model frees the old one instead of keeping it for the life of the process.
+            for old in [k for k in _ENGINES if k[0] == key[0]]:
+                if _ENGINES[old].busy:
+                    raise RuntimeError("this model's batch engine is already running a session")
+                _free_engine(_ENGINES.pop(old))
             _ENGINES[key] = BatchEngine(self.llama, slots=self.parallel, n_ctx=self.n_ctx, threads=llama_threads())
         return LlamaSession(self, _ENGINES[key])
 
