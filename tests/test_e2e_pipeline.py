@@ -40,6 +40,9 @@ def test_tiny_run_on_embedded_model_then_rerun_is_free_and_identical(tmp_path):
 
 
 def test_same_seed_and_config_give_byte_identical_exports_in_fresh_databases(tmp_path):
+    from localace.backends import default_parallel
+
+    assert default_parallel() > 1  # the README's promise is the default command's: batched
     outs = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.jsonl"
