@@ -109,11 +109,11 @@ def test_any_typed_error_is_one_line_not_a_traceback(capsys):
     assert "30 dialog slots in a row failed" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("flag", ["--model", "--judge-model"])
-def test_run_with_a_missing_model_leaves_no_database(runner, tmp_path, flag):
-    db = tmp_path / "x.db"
-    args = ["run", "--db", str(db), "--apis", "1", "--dialogs", "1", flag, str(tmp_path / "nosuch.gguf")]
-    if flag == "--judge-model":
-        args += ["--model", "fake"]
+@pytest.mark.parametrize("command", [["run", "--apis", "1", "--dialogs", "1", "--model"],
+                                     ["run", "--model", "fake", "--judge-model"],
+                                     ["apis", "synth", "--n", "1", "--model"],
+                                     ["generate", "hi", "--model"]], ids=" ".join)
+def test_a_missing_model_leaves_no_database(runner, tmp_path, command):
+    args = [*command, str(tmp_path / "nosuch.gguf"), "--db", str(tmp_path / "x.db")]
     _one_line_error(runner.invoke(cli, args), "not found")
     assert list(tmp_path.iterdir()) == []  # no database, no lease file, nothing
