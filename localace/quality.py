@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from localace.apis.naming import is_odd_name
-from localace.verify.grounding import Sources, leaves, schema_at, ungrounded_values
-from localace.verify.voice import voice_problem
+from localace.kinds.grounding import Sources, leaves, schema_at, ungrounded_values
+from localace.voice import voice_problem
 
 
 _TEXT_FAMILIES = frozenset({"pick", "text", "person_name", "first_name", "company", "city", "country", "region",

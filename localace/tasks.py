@@ -22,7 +22,7 @@ from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, Union
 
-from localace.backends.base import Completion, Message, Output, Sampling
+from localace.model_io import Completion, Message, Output, Sampling
 from localace.errors import REQUEST_FAILURES, GenerationError, SchemaError
 
 R = TypeVar("R")

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+from localace.backends import llamacpp
 from localace.backends.base import Output, Sampling
 from localace.backends.batching import ListSession, open_session, run_all
 from localace.backends.fake import FakeBackend
 from localace.errors import ConstraintViolation, TruncatedOutput
+from localace.model_catalogue import ModelRef
 from localace.stats import collect_stats
 from localace.store.cache import CachedBackend
 from localace.tasks import Request
@@ -85,3 +89,46 @@ def test_run_all_returns_results_in_request_order_across_steps():
             return [(ticket, request.messages[0]["content"])]
 
     assert run_all(Staggered(FakeBackend()), [req("a"), req("b"), req("c")]) == ["a", "b", "c"]
+
+
+class _Engine:
+    """Stands in for llama_batch.BatchEngine: counts what was made and freed."""
+
+    made: list["_Engine"] = []
+
+    def __init__(self, llama, *, slots, n_ctx, threads):
+        self.llama, self.slots, self.busy, self.closed = llama, slots, False, False
+        _Engine.made.append(self)
+
+    def close(self):
+        self.closed = True
+
+    def cancel(self):
+        pass
+
+
+def test_batch_contexts_are_one_per_loaded_model_a_new_parallel_frees_the_old(tmp_path, monkeypatch):
+    gguf = tmp_path / "m.gguf"
+    gguf.write_bytes(b"GGUF" + bytes(16))
+    monkeypatch.setattr(llamacpp, "BatchEngine", _Engine)
+    monkeypatch.setattr(llamacpp, "_ENGINES", {})
+    monkeypatch.setattr(_Engine, "made", [])
+    model, other = object(), object()  # two loaded models (the Llama objects are never touched)
+
+    def backend(llama, parallel):
+        b = llamacpp.LlamaCppBackend(ModelRef("m", gguf, "from GGUF", 0), parallel=parallel)
+        b._llama = llama
+        return b
+
+    for parallel in (2, 4, 8, 4):
+        backend(model, parallel).open_batch().close()
+    backend(other, 3).open_batch().close()
+    backend(model, 4).open_batch().close()  # the live one is reused
+    assert [(e.slots, e.closed) for e in _Engine.made] == [(2, True), (4, True), (8, True), (4, False), (3, False)]
+    assert sorted(slots for _, slots in llamacpp._ENGINES) == [3, 4]
+
+    live = backend(model, 4).open_batch()
+    live.engine.busy = True  # a session in progress is never freed under it
+    with pytest.raises(RuntimeError, match="already running"):
+        backend(model, 2).open_batch()
+    assert not live.engine.closed

@@ -77,7 +77,7 @@ def bfcl() -> Iterator[_Bfcl]:
 
 
 def _v4_files(category: str) -> tuple[Path, Path]:
-    from localace.evaluate.bfcl_package import category_files
+    from localace.bfcl_package import category_files
 
     questions, answers = category_files(category)
     assert answers is not None

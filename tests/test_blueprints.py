@@ -9,7 +9,8 @@ import jsonschema
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from localace.apis.naming import api_name_choices, Vocab, example_leaks, field_candidates, field_type, is_odd_name, odd_name_reason
+from localace.apis.field_types import field_type
+from localace.apis.naming import api_name_choices, Vocab, example_leaks, field_candidates, is_odd_name, odd_name_reason
 from localace.apis.spec import ApiSpec
 from localace.apis.synth import builtin_examples
 from localace.backends.schema_sample import sample_instance

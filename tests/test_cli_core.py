@@ -107,3 +107,13 @@ def test_any_typed_error_is_one_line_not_a_traceback(capsys):
     assert exit_info.value.code == 1
     err = capsys.readouterr().err
     assert "30 dialog slots in a row failed" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [["run", "--apis", "1", "--dialogs", "1", "--model"],
+                                     ["run", "--model", "fake", "--judge-model"],
+                                     ["apis", "synth", "--n", "1", "--model"],
+                                     ["generate", "hi", "--model"]], ids=" ".join)
+def test_a_missing_model_leaves_no_database(runner, tmp_path, command):
+    args = [*command, str(tmp_path / "nosuch.gguf"), "--db", str(tmp_path / "x.db")]
+    _one_line_error(runner.invoke(cli, args), "not found")
+    assert list(tmp_path.iterdir()) == []  # no database, no lease file, nothing

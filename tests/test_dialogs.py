@@ -166,7 +166,7 @@ def test_request_grammar_always_states_every_value_in_the_users_voice(style):
 
     from localace.backends.schema_sample import sample_instance
     from localace.dialogs import constraints as C
-    from localace.verify.voice import voice_problem
+    from localace.voice import voice_problem
     from localace.dialogs.statements import unstated
 
     call = PlannedCall(FLIGHTS, {"origin": "LIS", "destination": "OPO", "date": "2026-05-01", "passengers": 2})

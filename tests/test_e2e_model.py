@@ -1,6 +1,7 @@
 """End-to-end on the real embedded model (SmolLM2-135M): constraints, KV reuse, CLI caching."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +169,27 @@ def test_sampled_output_does_not_depend_on_what_the_kv_cache_holds(embedded_mode
                              {"role": "user", "content": "Say hello."}], output=Output.choice(["hello", "hi"]))
     texts["restored state"] = embedded_model.generate(messages, output=output, sampling=sampling).text
     assert len(set(texts.values())) == 1, texts
+
+
+_LATE_REFERENCES = """
+import sys
+from localace.backends.llamacpp import LlamaCppBackend
+from localace.model_catalogue import resolve_model
+from localace.train.examples import ChatTokenizer
+
+backend = LlamaCppBackend(resolve_model(None), n_ctx=512, parallel=2)
+backend.open_batch().close()  # the batch context, on the loaded model
+print(backend.tokenize("ready")[:1])
+# Held from sys, as sys.last_traceback holds the locals of its frames: these references go only after
+# interpreter teardown has cleared the modules a llama_cpp object's __del__ needs.
+sys._late = [backend, backend.llama, ChatTokenizer(resolve_model(None))]
+"""
+
+
+@pytest.mark.parametrize("late", [False, True], ids=["plain_exit", "references_outlive_the_modules"])
+def test_exit_after_loading_a_model_and_a_batch_context_prints_nothing(late):
+    script = _LATE_REFERENCES if late else _LATE_REFERENCES.replace("sys._late =", "_dropped =")
+    res = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "LOCALACE_THREADS": "1"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stderr == "", res.stderr[-2000:]

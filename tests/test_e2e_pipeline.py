@@ -27,7 +27,7 @@ def test_tiny_run_on_embedded_model_then_rerun_is_free_and_identical(tmp_path):
     for d in dialogs:  # schema-valid, grounded and in the user's voice by construction
         assert not [f for f in check_dialog(d) if f.check in
                     ("call_name_known", "required_params", "unknown_params", "param_values", "result_schema",
-                     "tool_result_follows", "grounded_arguments", "user_voice")]
+                     "tool_result_follows", "grounded_arguments", "user_voice", "assistant_voice")]
     assert len(out.read_text().splitlines()) == kept
     before = out.read_bytes()
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -40,6 +40,9 @@ def test_tiny_run_on_embedded_model_then_rerun_is_free_and_identical(tmp_path):
 
 
 def test_same_seed_and_config_give_byte_identical_exports_in_fresh_databases(tmp_path):
+    from localace.backends import default_parallel
+
+    assert default_parallel() > 1  # the README's promise is the default command's: batched
     outs = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.jsonl"

@@ -436,7 +436,7 @@ def test_bfcl_option_errors_are_one_line(tmp_path, monkeypatch):
 
 @_needs_bfcl
 def test_bfcl_option_scores_every_v4_category_from_the_package(tmp_path):
-    from localace.evaluate.bfcl_package import CATEGORIES
+    from localace.bfcl_package import CATEGORIES
 
     for mode in ("prompt", "constrained"):
         res = CliRunner().invoke(eval_cmd, ["--db", str(tmp_path / "e.db"), "--model", "fake", "--bfcl", "all",
@@ -452,7 +452,7 @@ def test_bfcl_option_scores_every_v4_category_from_the_package(tmp_path):
 
 @_needs_bfcl
 def test_data_and_answers_paths_of_the_package_files_work_with_or_without_category(tmp_path):
-    from localace.evaluate.bfcl_package import category_files
+    from localace.bfcl_package import category_files
 
     questions, answers = category_files("simple_python")
     for extra in ([], ["--category", "simple_python"]):

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from localace.verify.grounding import Sources, ungrounded_values
-from localace.verify.voice import voice_problem
+from localace.kinds.grounding import Sources, ungrounded_values
+from localace.voice import voice_problem
 
 
 @pytest.mark.parametrize(("text", "value"), [

@@ -13,7 +13,7 @@ from localace.apis.spec import ApiSpec, strip_vendor_keys
 from localace.kinds import ANCHOR, Ctx, Said, catalogue, kind_of
 from localace.kinds.catalogue import domain_slug
 from localace.string_formats import FORMAT_CHECKER
-from localace.verify.grounding import Sources, ungrounded_values
+from localace.kinds.grounding import Sources, ungrounded_values
 
 CAT = catalogue()
 KINDS = sorted(CAT.kinds)

@@ -117,3 +117,32 @@ def test_eval_cli_parallel_and_deterministic_agree(tmp_path):
         assert res.exit_code == 0, res.output
         outputs.append(res.stdout)
     assert outputs[0] == outputs[1]
+
+
+def test_a_batched_rerun_in_a_fresh_database_forms_the_same_batches(tmp_path, monkeypatch):
+    """What makes `localace run` (batched by default) write a byte-identical file when rerun on a fresh database:
+    which requests share a batch, and in what order they come, depends on the work alone, never on timing. The
+    texts of a batched request depend on its batch (llama.cpp's kernels by shape), so equal batches give equal
+    texts on the same machine; tests/test_e2e_pipeline.py checks the bytes on the real model."""
+    import hashlib
+    import json
+
+    batches: list[list[str]] = []
+    generate_many = FakeBackend.generate_many
+
+    def recording(self, requests):
+        batches.append([hashlib.sha256(json.dumps(r.messages).encode()).hexdigest()[:12] for r in requests])
+        return generate_many(self, requests)
+
+    monkeypatch.setattr(FakeBackend, "generate_many", recording)
+    runs = []
+    for name in ("a", "b"):
+        batches.clear()
+        out = tmp_path / f"{name}.jsonl"
+        res = CliRunner().invoke(cli, ["run", "--db", str(tmp_path / f"{name}.db"), "--model", "fake", "--out", str(out),
+                                       "--apis", "2", "--dialogs", "3", "--max-docs", "2", "--seed", "5",
+                                       "--parallel", "8"])
+        assert res.exit_code == 0, res.output
+        runs.append((list(batches), out.read_bytes()))
+    assert runs[0] == runs[1]
+    assert max(len(batch) for batch in runs[0][0]) > 1  # the batched path, with several requests in one batch

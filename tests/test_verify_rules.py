@@ -63,7 +63,8 @@ def test_rule_checks_are_listed_in_their_running_order() -> None:
     assert RULE_CHECKS == (
         "api_definition", "fields_present", "role_order", "call_name_known", "required_params", "unknown_params",
         "param_values", "grounded_arguments", "tool_result_follows", "result_schema", "no_call_expected",
-        "call_expected", "text_length", "user_voice", "invalid_characters", "mixed_languages", "duplicate_turns",
+        "call_expected", "text_length", "user_voice", "assistant_voice", "invalid_characters", "mixed_languages",
+        "duplicate_turns",
     )
 
 

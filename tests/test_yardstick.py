@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from localace.cli import cli
-from localace.evaluate.bfcl_package import YARDSTICK_REASON, category_files, is_benchmark_function
+from localace.bfcl_package import YARDSTICK_REASON, category_files, is_benchmark_function
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("bfcl_eval") is None,
                                 reason="bfcl-eval is not installed (pip install --no-deps bfcl-eval)")

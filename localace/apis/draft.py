@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from localace.apis.field_types import field_type
 from localace.apis.spec import ApiSpec
 
 SCALAR_TYPES = ["string", "integer", "number", "boolean"]
@@ -39,8 +40,6 @@ def fields_schema(key: str, low: int, high: int, types: list[str] = DRAFT_TYPES,
 def _fixed_field(name: str, *, with_required: bool) -> dict[str, Any]:
     """A field whose name the plan fixed: the model gives its type (only the one its name settles, if any) and
     a description."""
-    from localace.apis.naming import field_type
-
     known = field_type(name)
     props: dict[str, Any] = {"type": {"type": "string", "enum": [known["type"]] if known else DRAFT_TYPES},
                              "description": {"type": "string", "pattern": SENTENCE}}
@@ -117,8 +116,6 @@ def object_from_fields(fields: list[dict[str, Any]], description: str | None = N
 def typed_by_name(fields: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Fields whose name settles their type get that type (`start_date` a date string, `max_results` an
     integer), whatever a small model picked."""
-    from localace.apis.naming import field_type
-
     out = []
     for f in fields:
         known = field_type(f["name"])

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 from localace.apis.prompt_tools import PromptToolsError, entry_name, find_tool_list, read_listed, tools_block_entries
 from localace.apis.spec import ApiSpec, InvalidApiSpecError
 from localace.apis.tool_formats import ToolFormatError, from_bfcl, from_openai
+from localace.bfcl_package import YARDSTICK_REASON, is_benchmark_function
 from localace.errors import UserError
-from localace.evaluate.bfcl_package import YARDSTICK_REASON, is_benchmark_function
 
 if TYPE_CHECKING:
     from localace.store.db import Store

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from localace.apis.draft import draft_schema
 from localace.apis.spec import ApiSpec
 from localace.apis.text_norm import stem
 
@@ -311,30 +312,6 @@ def field_candidates(functionalities: Iterable[str]) -> tuple[list[str], list[st
     return list(dict.fromkeys(params)), list(dict.fromkeys(results))
 
 
-def field_type(name: str) -> dict[str, Any] | None:
-    """The JSON type a field's name makes certain (`start_date` is a date string, `max_results` an integer), or None."""
-    parts = name.split("_")
-    last = parts[-1]
-    if last in ("date", "day", "birthday") or name in ("date",):
-        return {"type": "string", "format": "date"}
-    if last == "at" or last in ("time", "datetime", "timestamp"):
-        return {"type": "string"}
-    if last in ("id", "code", "name", "title", "description", "text", "url", "email", "query", "language", "units",
-                "message", "status", "by"):
-        return {"type": "string"}
-    if last in ("count", "limit", "page", "quantity", "year", "results", "total", "number") and parts[0] in (
-            "max", "min", "page", "limit", "total", "count", "year", "quantity", "number") or name in (
-            "limit", "page", "total", "count", "quantity", "year"):
-        return {"type": "integer"}
-    if last in ("type", "category", "kind", "mode", "format", "genre"):
-        return {"type": "string"}  # a 135M model made `activity_type` an integer
-    if last in ("price", "amount", "rate", "latitude", "longitude", "score", "percent", "distance", "yield"):
-        return {"type": "number"}
-    if parts[0] in ("include", "is", "has", "only"):
-        return {"type": "boolean"}
-    return None
-
-
 class Vocab:
     """The names one API slot may use: whole field names its functionality implies, plus generic knobs.
 
@@ -365,8 +342,6 @@ class Vocab:
         self.extra_returns = [n for n in dict.fromkeys([*params, *RESULT_FIELDS]) if n not in self.core_returns]
 
     def draft_schema(self, verb: str | None) -> dict[str, Any]:
-        from localace.apis.draft import draft_schema
-
         return draft_schema(self.name_pattern(verb), self.core_params, self.core_returns,
                             f"^{_alternation(self.extra_params)}$", f"^{_alternation(self.extra_returns)}$")
 

@@ -13,7 +13,7 @@ from localace.apis.draft import (
     SCALAR_TYPES, DraftError, field_schema, field_to_schema, fields_schema, object_from_fields, spec_to_draft,
 )
 from localace.apis.draft import IDENT, typed_by_name
-from localace.apis.naming import field_type
+from localace.apis.field_types import field_type
 from localace.apis.spec import ApiSpec
 from localace.backends.base import Output
 from localace.tasks import Task

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import atexit
-
 import os
 import time
+import weakref
 from importlib.metadata import PackageNotFoundError, version
 from collections.abc import Hashable, Sequence
 from pathlib import Path
@@ -31,19 +31,61 @@ CHATML_TEMPLATE = (
 )
 _LOADED: dict[tuple, Any] = {}  # one llama_cpp.Llama per (file, context, GPU layers[, LoRA adapter]) per process
 _KV: dict[int, KvSnapshots] = {}  # per loaded Llama (by id; they live as long as _LOADED): its KV-cache bookkeeping
-_ENGINES: dict[tuple[int, int], BatchEngine] = {}  # per (loaded Llama, slots): the batched path's context
+_ENGINES: dict[tuple[int, int], BatchEngine] = {}  # (loaded Llama, slots): the batched path's context, one per Llama
+
+
+_OPEN: "weakref.WeakSet[Any]" = weakref.WeakSet()  # every llama_cpp.Llama localace made (see track), closed at exit
+
+
+def track(llama: Any) -> Any:
+    """Have `llama` (a llama_cpp.Llama this process made, with weights or vocabulary only) closed at exit."""
+    _OPEN.add(llama)
+    return llama
+
+
+class _Closed:
+    """What a closed llama_cpp object's ExitStack becomes: closing it again does nothing at all."""
+
+    @staticmethod
+    def close() -> None:
+        return None
+
+
+def _close_for_good(obj: Any, stack: str = "_exit_stack") -> None:
+    """Close a llama_cpp object (Llama, LlamaModel, LlamaContext, LlamaBatch, LlamaSampler) and make its __del__
+    inert: __del__ calls close() again, and ExitStack.close() reads contextlib's module globals even when
+    the stack is empty, which fails once interpreter teardown has cleared them."""
+    if obj is not None and hasattr(obj, stack):
+        obj.close()
+        setattr(obj, stack, _Closed())
+
+
+def _free_engine(engine: BatchEngine) -> None:
+    engine.close()
+    _close_for_good(getattr(engine, "_context", None))
 
 
 @atexit.register
 def _free_loaded() -> None:
-    """Free contexts and models while llama_cpp is still importable: left to interpreter teardown, a Llama's
-    __del__ ran after llama_cpp's functions were gone and printed "Exception ignored … 'NoneType' object is
-    not callable" at the end of a test run (rc 0, 1 of the README test runs today)."""
-    for engine in _ENGINES.values():
-        engine.close()
+    """Free every llama.cpp context and model while Python is whole, and leave nothing for teardown to free.
+
+    A llama_cpp object frees itself in __del__, which runs when its last reference goes. At interpreter
+    teardown that can be after the modules its __del__ needs were cleared: an unclosed Llama then printed
+    "Exception ignored in Llama.__del__ … 'NoneType' object is not callable" (llama_cpp's functions gone),
+    and a closed one "… 'NoneType' object has no attribute 'exc_info'" (its close() again, in contextlib).
+    A reference that outlives the modules (one held from `sys`, as sys.last_traceback's frames hold their
+    locals) makes it happen every time (tests/test_e2e_model.py pins it). So, in this order: the batch
+    contexts (they use the model's weights), then every Llama localace made and its parts (context, batch,
+    sampler, model), each closed and its ExitStack replaced by one whose close() does nothing."""
+    for engine in list(_ENGINES.values()):
+        _free_engine(engine)
     _ENGINES.clear()
-    for llama in _LOADED.values():
-        llama.close()
+    for llama in [*_LOADED.values(), *_OPEN]:
+        _close_for_good(getattr(llama, "_sampler", None))
+        llama.close()  # the Llama's own stack frees its batch, context and model (contexts before the model)
+        for part in ("_batch", "_ctx", "_model"):
+            _close_for_good(getattr(llama, part, None))
+        _close_for_good(llama, "_stack")
     _LOADED.clear()
     _KV.clear()
 
@@ -84,12 +126,12 @@ def load_llama(path: str, n_ctx: int, n_threads: int | None = None, n_gpu_layers
         _quiet_llama_logs()
         threads = llama_threads(n_threads)
         try:
-            _LOADED[key] = llama_cpp.Llama(
+            _LOADED[key] = track(llama_cpp.Llama(
                 model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
                 # LOCALACE_N_GPU_LAYERS reaches Ray tasks given --num-gpus through the environment.
                 n_gpu_layers=n_gpu_layers or int(os.environ.get("LOCALACE_N_GPU_LAYERS", "0") or 0),
                 n_batch=512, seed=0, verbose=False, lora_path=lora,
-            )
+            ))
         except (ValueError, RuntimeError, OSError) as e:
             what = f"{path} with LoRA adapter {lora}" if lora else path
             raise ModelLoadError(f"llama.cpp could not load {what}: {str(e).splitlines()[0][:200]}") from None
@@ -223,6 +265,12 @@ class LlamaCppBackend:
         """A batch session on this model's engine (one session at a time per engine)."""
         key = (id(self.llama), self.parallel)
         if key not in _ENGINES:
+            # One batch context per loaded model (each holds parallel x n_ctx KV cells): another --parallel on
+            # the same model frees the old one instead of keeping it for the life of the process.
+            for old in [k for k in _ENGINES if k[0] == key[0]]:
+                if _ENGINES[old].busy:
+                    raise RuntimeError("this model's batch engine is already running a session")
+                _free_engine(_ENGINES.pop(old))
             _ENGINES[key] = BatchEngine(self.llama, slots=self.parallel, n_ctx=self.n_ctx, threads=llama_threads())
         return LlamaSession(self, _ENGINES[key])
 

@@ -16,7 +16,7 @@ from localace.apis.stage import ApiStage, ApiStageConfig, prepare_api_stage
 from localace.apis.synth import coverage
 from localace.cli.common import cached_model, start_session
 from localace.cli.common import lora_option, ctx_option, db_option, existing_store, err, fail, handle_errors, model_option, out, print_json, seed_option
-from localace.cli.common import exclusive_store, parallel_options, resolve_parallel
+from localace.cli.common import exclusive_store, parallel_options, resolve_models, resolve_parallel
 from localace.cli.scale import ray_options, scale_request, synth_sharded
 from localace.cli.progress import progress
 from localace.errors import UserError
@@ -61,6 +61,7 @@ def synth_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: i
               breadth: int, generations: int, parallel: int | None, deterministic: bool) -> None:
     """Build the context tree and synthesize APIs until the run holds N. Kill and rerun to resume."""
     parallel = resolve_parallel(parallel, deterministic, n_gpu_layers)
+    resolve_models(model)
     store = exclusive_store(db_path)
     session = start_session(store)
     cfg = ApiStageConfig(n=n, seed=seed, depth=depth, breadth=breadth, generations=generations, docs=docs,

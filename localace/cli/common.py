@@ -129,6 +129,17 @@ def cached_model(store, session, model: str | None, *, n_ctx: int, lora: str | N
                                       n_gpu_layers=n_gpu_layers, parallel=parallel), store, session)
 
 
+def resolve_models(*models: str | None) -> None:
+    """Refuse a --model (or --judge-model) that names no usable GGUF before anything is written: a command
+    resolves its models first, then opens (creates) its database and records a session."""
+    from localace.backends import FAKE_MODEL
+    from localace.model_catalogue import resolve_model
+
+    for model in models:
+        if model != FAKE_MODEL:
+            resolve_model(model)
+
+
 def exclusive_store(db_path: str, *, must_exist: str | None = None):
     """Open the database of a command that writes work into it and hold its lease until the command ends:
     a second writer is refused at once with one line naming this process (pid, host, since when).

@@ -8,7 +8,7 @@ from rich.table import Table
 
 from localace.backends import Output, Sampling
 from localace.backends.validation import check_schema_supported
-from localace.cli.common import cached_model, start_session
+from localace.cli.common import cached_model, resolve_models, start_session
 from localace.cli.common import (
     lora_option,
     ctx_option, db_option, err, existing_store, handle_errors, model_option, out, print_json, read_json_file, seed_option,
@@ -76,6 +76,7 @@ def generate_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers
                  temperature: float, prompt: str) -> None:
     """One prompt, one completion (optionally constrained), cached in --db."""
     output = _output_from_flags(schema_path, regex, choices)
+    resolve_models(model)
     store = open_store(db_path)
     cached = cached_model(store, start_session(store), model, n_ctx=n_ctx, lora=lora, n_gpu_layers=n_gpu_layers)
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]

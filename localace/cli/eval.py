@@ -6,6 +6,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
+from localace.bfcl_package import parse_categories
 from localace.cli.common import cached_model, start_session
 from localace.cli.common import (
     lora_option,
@@ -15,7 +16,6 @@ from localace.cli.common import (
 from localace.cli.scale import eval_sharded, ray_options, scale_request
 from localace.cli.progress import progress
 from localace.errors import UserError
-from localace.evaluate.bfcl_package import parse_categories
 from localace.evaluate.prompting import MODES, PROMPT
 from localace.evaluate.runner import (
     MAX_TOKENS,

@@ -12,7 +12,7 @@ from localace.apis.seed_corpus import load_documents
 from localace.card import card_data, render_card, write_card
 from localace.cli.common import cached_model, start_session
 from localace.cli.common import lora_option, ctx_option, db_option, err, existing_store, handle_errors, model_option, out, seed_option
-from localace.cli.common import exclusive_store, model_size, parallel_options, resolve_parallel
+from localace.cli.common import exclusive_store, model_size, parallel_options, resolve_models, resolve_parallel
 from localace.cli.dialogs import parse_band, tool_results_option
 from localace.cli.scale import ADVISORY_JUDGES, ray_options, run_sharded, scale_request
 from localace.cli.progress import progress
@@ -97,6 +97,7 @@ def run_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int
         raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
     if docs:
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
+    resolve_models(model, *([judge_model] if judge_model and judges_mode != "off" else []))  # and a missing model
     store = exclusive_store(db_path)
     session = start_session(store)
     if (scale := scale_request()) is not None:

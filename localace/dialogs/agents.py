@@ -25,8 +25,8 @@ from localace.errors import GenerationError
 from localace.hashing import canonical_json, content_hash
 from localace.prompts import load_prompt
 from localace.tasks import Request, Task
-from localace.verify.grounding import Sources, leaves, ungrounded_values
-from localace.verify.voice import assistant_voice_problem, voice_problem
+from localace.kinds.grounding import Sources, leaves, ungrounded_values
+from localace.voice import assistant_voice_problem, voice_problem
 
 
 class DialogRejected(Exception):

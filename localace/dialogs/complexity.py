@@ -6,9 +6,9 @@ import json
 from dataclasses import dataclass
 
 from localace.backends.base import Message
+from localace.calls import Call, render_calls
 from localace.dialogs.model import Dialog
 from localace.dialogs.transcript import render_tools
-from localace.formats.call_syntax import Call, render_calls
 from localace.tasks import Request, Task, run_task
 
 LEARNER_SYSTEM = "You are a helpful assistant. You can call these tools:\n"

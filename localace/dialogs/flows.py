@@ -14,7 +14,7 @@ from localace.dialogs.statements import Statement, statements
 from localace.hashing import content_hash
 from localace.kinds import kind_of
 from localace.tasks import Task
-from localace.verify.grounding import Sources
+from localace.kinds.grounding import Sources
 
 THOUGHT_SUMMARY = "The tool results are in, so I summarize them for the user with their exact values."
 THOUGHT_CHAT = "This is general conversation; no tool is needed, so I answer directly."

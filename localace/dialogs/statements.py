@@ -11,7 +11,7 @@ from typing import Any
 from localace.dialogs.plans import PlannedCall
 from localace.kinds import ANCHOR, Kind, kind_of
 from localace.kinds.families import display
-from localace.verify.grounding import Sources, flag_words, leaves, schema_at
+from localace.kinds.grounding import Sources, flag_words, leaves, schema_at
 
 # Share of values written in a form other than the canonical one when the kind has one: enough that a model
 # learns the conversions real requests need, not so much that the canonical spelling is never seen.

@@ -9,8 +9,8 @@ import json
 
 from localace.apis.spec import ApiSpec
 from localace.backends.base import Message
+from localace.calls import Call, render_calls
 from localace.dialogs.model import Turn
-from localace.formats.call_syntax import Call, render_calls
 
 SYSTEM = ("You simulate a conversation between a user and an AI assistant that can call tools. "
           "Follow the instruction at the end exactly and answer only with what it asks for.")

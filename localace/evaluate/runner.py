@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from localace import bfcl_package
 from localace.backends.base import Output, Sampling
 from localace.errors import GenerationError, SchemaError, UserError
-from localace.evaluate import bfcl_package
 from localace.evaluate.ast_checker import base_category, check
 from localace.evaluate.bfcl_files import BfclIdError, category_of, load_answers, load_entries
 from localace.evaluate.grammar import calls_schema, decode_value

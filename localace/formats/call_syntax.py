@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-import math
 import re
-from dataclasses import dataclass, field
 from typing import Any
 
+# Calls and their text form live below every stage (localace/calls.py); parsing them back is this module's.
+from localace.calls import Call, CallRenderError, _is_name_char, canonical_call_key, render_calls
 from localace.errors import LocalaceError
 
 __all__ = [
@@ -20,13 +20,9 @@ __all__ = [
     "render_calls",
 ]
 
-_NAME_PUNCTUATION = frozenset("_.- ")
 _QUOTES = "'\""
 _OPENERS = {"(": ")", "[": "]", "{": "}"}
 _CLOSERS = frozenset(_OPENERS.values())
-# Wider than Python identifiers on purpose: the regex (not the Python tokenizer) reads keys, so
-# keywords such as `from=` work and ToolACE keys with dots or dashes survive.
-_KEY_RE = re.compile(r"[^\W\d][\w.-]*")
 _KEY_ASSIGN_RE = re.compile(r"([^\W\d][\w.-]*)\s*=(?!=)")
 _JSON_NAMES = {"true": True, "false": False, "null": None}
 _LINE_RE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)?")
@@ -40,18 +36,6 @@ class CallSyntaxError(LocalaceError, ValueError):
         super().__init__(f"{reason} at offset {offset}")
         self.reason = reason
         self.offset = offset
-
-
-class CallRenderError(LocalaceError, ValueError):
-    """A Call that has no faithful text form (bad name or key, unsupported value)."""
-
-
-@dataclass(frozen=True)
-class Call:
-    """One tool call: the tool's name and its keyword arguments."""
-
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
 
 
 # ---------------------------------------------------------------- parsing
@@ -106,10 +90,6 @@ def _expect_end(text: str, pos: int) -> None:
     pos = _skip_ws(text, pos)
     if pos < len(text):
         raise CallSyntaxError(f"trailing text {text[pos:pos + 20]!r}", pos)
-
-
-def _is_name_char(char: str) -> bool:
-    return char.isalnum() or char in _NAME_PUNCTUATION
 
 
 def _parse_call(text: str, start: int) -> tuple[Call, int]:
@@ -269,81 +249,3 @@ def _literal(node: ast.AST, source: str, base: int) -> Any:
     snippet = ast.get_source_segment(source, node) or type(node).__name__
     reason = f"non-literal value {snippet.splitlines()[0][:40]!r}" if snippet else "non-literal value"
     raise CallSyntaxError(reason, _node_offset(node, source, base))
-
-
-# ---------------------------------------------------------------- rendering
-
-
-def render_calls(calls: list[Call]) -> str:
-    """The canonical text `[name(a="x", b=2), ...]`; parse_calls reads it back unchanged."""
-    return "[" + ", ".join(_render_call(call, sort_keys=False) for call in calls) + "]"
-
-
-def canonical_call_key(calls: list[Call]) -> str:
-    """Order-insensitive key of a call list: calls and dict keys sorted, tuples read as lists."""
-    rendered = sorted(_render_call(call, sort_keys=True) for call in calls)
-    return "[" + ", ".join(rendered) + "]"
-
-
-def _render_call(call: Call, sort_keys: bool) -> str:
-    name = call.name
-    if not name or name != name.strip() or not all(_is_name_char(char) for char in name):
-        raise CallRenderError(f"call name {name!r} cannot be written in call syntax")
-    parts = []
-    for key, value in call.arguments.items():
-        if not isinstance(key, str) or not _KEY_RE.fullmatch(key):
-            raise CallRenderError(f"argument name {key!r} of {name!r} cannot be written in call syntax")
-        parts.append((key, _render_value(value, sort_keys)))
-    if sort_keys:
-        parts.sort()
-    return f"{name}(" + ", ".join(f"{key}={value}" for key, value in parts) + ")"
-
-
-def _render_value(value: Any, sort_keys: bool) -> str:
-    if value is None or isinstance(value, bool):
-        return repr(value)
-    if isinstance(value, str):
-        return _render_string(value)
-    if isinstance(value, int):
-        try:
-            return str(value)
-        except ValueError:
-            # Python refuses to print (and to read back) ints beyond sys.get_int_max_str_digits().
-            raise CallRenderError("integer too large for call syntax") from None
-    if isinstance(value, float):
-        if math.isnan(value):
-            raise CallRenderError("NaN has no literal form in call syntax")
-        if math.isinf(value):
-            # 1e999 overflows to infinity when read back, unlike repr's bare `inf`.
-            return "1e999" if value > 0 else "-1e999"
-        return repr(value)
-    if isinstance(value, list) or (sort_keys and isinstance(value, tuple)):
-        return "[" + ", ".join(_render_value(item, sort_keys) for item in value) + "]"
-    if isinstance(value, tuple):
-        inner = ", ".join(_render_value(item, sort_keys) for item in value)
-        return f"({inner},)" if len(value) == 1 else f"({inner})"
-    if isinstance(value, dict):
-        items = [(_render_value(key, sort_keys), _render_value(item, sort_keys)) for key, item in value.items()]
-        if sort_keys:
-            items.sort()
-        return "{" + ", ".join(f"{key}: {item}" for key, item in items) + "}"
-    raise CallRenderError(f"value of type {type(value).__name__} cannot be written in call syntax")
-
-
-_SIMPLE_ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-def _render_string(text: str) -> str:
-    """Double-quoted Python literal; anything not printable is escaped so the text stays one line."""
-    out = ['"']
-    for char in text:
-        if char in _SIMPLE_ESCAPES:
-            out.append(_SIMPLE_ESCAPES[char])
-        elif char.isprintable():
-            out.append(char)
-        elif ord(char) < 0x10000:
-            out.append(f"\\u{ord(char):04x}")
-        else:
-            out.append(f"\\U{ord(char):08x}")
-    out.append('"')
-    return "".join(out)

@@ -6,8 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from localace.bfcl_package import YARDSTICK_REASON, is_benchmark_function
 from localace.errors import UserError
-from localace.evaluate.bfcl_package import YARDSTICK_REASON, is_benchmark_function
 from localace.formats.registry import IMPORT_FORMATS, import_rows
 from localace.hashing import file_sha256
 from localace.runs import ensure_run

@@ -16,7 +16,7 @@ from localace.errors import LocalaceError
 
 # The double-quoted Python literal of call_syntax uses exactly YAML's escapes (\" \\ \n \r \t \uXXXX
 # \UXXXXXXXX) and escapes every non-printable character, so it is a valid YAML double-quoted scalar.
-from localace.formats.call_syntax import _render_string as _double_quoted
+from localace.calls import _render_string as _double_quoted
 
 STYLES = ("json", "yaml", "xml", "markdown")
 STYLE_LABELS = {"json": "JSON", "yaml": "YAML", "xml": "XML", "markdown": "Markdown"}

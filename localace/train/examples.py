@@ -72,11 +72,11 @@ class ChatTokenizer:
     def __init__(self, ref: ModelRef) -> None:
         import llama_cpp
 
-        from localace.backends.llamacpp import _quiet_llama_logs, chat_formatter
+        from localace.backends.llamacpp import _quiet_llama_logs, chat_formatter, track
 
         _quiet_llama_logs()
         try:
-            self.llama = llama_cpp.Llama(model_path=str(ref.path), vocab_only=True, verbose=False)
+            self.llama = track(llama_cpp.Llama(model_path=str(ref.path), vocab_only=True, verbose=False))
         except (ValueError, RuntimeError, OSError) as error:
             raise UserError(f"llama.cpp could not read the vocabulary of {ref.path}: {str(error)[:200]}") from None
         self.prompt_formatter = chat_formatter(self.llama, ref)

@@ -14,8 +14,8 @@ from localace.apis.spec import ApiSpec, check_definition
 from localace.backends.validation import schema_errors
 from localace.dialogs.model import ACTIONS, KINDS, Dialog, ToolCall, Turn
 from localace.hashing import canonical_json
-from localace.verify.grounding import Sources, leaves, ungrounded_values
-from localace.verify.voice import voice_problem
+from localace.kinds.grounding import Sources, leaves, ungrounded_values
+from localace.voice import assistant_voice_problem, voice_problem
 
 TEXT_ACTIONS = tuple(action for action in ACTIONS if action != "call")
 NO_CALL_KINDS = ("non_tool", "irrelevance")
@@ -395,6 +395,14 @@ def _user_voice(s: _Subject) -> Hits:
     for i, turn, text in _texts(s.dialog):
         if turn.role == "user" and (problem := voice_problem(text)):
             yield i, _clip(f"user turn {problem}, instead of speaking as the user")
+
+
+@_rule("assistant_voice")
+def _assistant_voice(s: _Subject) -> Hits:
+    """The check generation puts every assistant text through (dialogs/agents.py), for imported data too."""
+    for i, turn, text in _texts(s.dialog):
+        if turn.role == "assistant" and (problem := assistant_voice_problem(text)):
+            yield i, _clip(f"assistant text {problem}, instead of speaking to the user")
 
 
 @_rule("invalid_characters")
