@@ -48,7 +48,8 @@ def canonical_call_key(calls: list[Call]) -> str:
 
 def _render_call(call: Call, sort_keys: bool) -> str:
     name = call.name
-    if not name or name != name.strip() or not all(_is_name_char(char) for char in name):
+    # Any name a tool may have (see apis/spec.py) is written as is; parse_calls reads it back given the tool names.
+    if not name or name != name.strip() or any(not char.isprintable() and char != " " for char in name):
         raise CallRenderError(f"call name {name!r} cannot be written in call syntax")
     parts = []
     for key, value in call.arguments.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class LocalaceError(Exception):
     """Base of every error localace raises on purpose."""
@@ -62,3 +64,19 @@ GENERATION_ERRORS: dict[str, type[GenerationError]] = {
 # A request that cannot produce output: the model failed (GenerationError) or its constraint cannot be
 # built (SchemaError). Either fails that request alone; batch sessions return it in place of a Completion.
 REQUEST_FAILURES: tuple[type[LocalaceError], ...] = (GenerationError, SchemaError)
+
+
+_QUOTED = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|«[^»]*»""")
+_PATH = re.compile(r"\b(parameters|returns)((?:\.[\w$-]+|\[\d+\])+)")
+_INDEX = re.compile(r"\[\d+\]")
+_NUMBER = re.compile(r"\b\d+(?:\.\d+)?\b")
+
+
+def reason_kind(reason: str) -> str:
+    """A skip or rejection reason without what names one case (quoted names and values, schema paths, indexes,
+    numbers): 'name: invalid characters '/' in 'news/list'' and the same for another name count as one kind."""
+    kind = _QUOTED.sub("…", reason)
+    kind = _PATH.sub(lambda m: m.group(1) + ".…", kind)
+    kind = _INDEX.sub("[…]", kind)
+    kind = _NUMBER.sub("N", kind)
+    return " ".join(kind.split())[:160]

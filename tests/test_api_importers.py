@@ -185,15 +185,15 @@ def test_bad_json_line_after_good_lines_is_an_error() -> None:
 def test_invalid_definitions_are_skipped_with_reasons() -> None:
     result = import_tools(fixture_text("mixed_invalid.json"))
     assert result.format == "jsonschema"
-    assert [api.name for api in result.apis] == ["convert_currency"]
+    # The second convert_currency is another definition under the same name: both are real, both are kept.
+    assert [api.name for api in result.apis] == ["convert_currency", "convert_currency"]
+    assert result.apis[0].id != result.apis[1].id
     assert result.apis[0].source == "import:jsonschema"
     reasons = {item.index: (item.name, item.reason) for item in result.skipped}
     assert reasons[1] == ("schedule_meeting", "parameters.properties.when: unknown type 'datetime'")
     assert reasons[2] == ("no_description_tool", "description: missing or blank")
     assert reasons[3][1].startswith("parameters: type must be 'object', got 'array'")
-    assert reasons[4][0] == "convert_currency"
-    assert reasons[4][1].startswith(f"name collision with entry 0 (id {result.apis[0].id})")
-    assert 5 not in reasons and result.duplicates == 1
+    assert 4 not in reasons and 5 not in reasons and result.duplicates == 1
 
 
 def test_sharegpt_style_tools_string_is_accepted() -> None:

@@ -226,8 +226,7 @@ def test_render_infinity_reads_back() -> None:
     [
         Call("", {}),
         Call(" f", {}),
-        Call("f(x)", {}),
-        Call("a,b", {}),
+        Call("a\tb", {}),
         Call("f", {"bad key": 1}),
         Call("f", {"1x": 1}),
         Call("f", {"a": math.nan}),
@@ -314,3 +313,20 @@ def test_parser_raises_only_call_syntax_error(text: str) -> None:
         assert 0 <= error.offset <= len(text)
     else:
         assert all(isinstance(call, Call) for call in result)
+
+
+REAL_NAMES = ["Get Agent's Active Listings", "Detrended Price Oscillator (DPO)", "Q&A Notifications",
+              "news/get-categories", "/v1/cocktail", "Get Games by Platform, Category, and Sorted"]
+
+
+@pytest.mark.parametrize("name", REAL_NAMES)
+def test_names_as_real_apis_write_them_render_and_read_back_given_the_offered_names(name: str) -> None:
+    calls = [Call(name, {"q": "x, (y)"}), Call("plain.api", {"n": 2})]
+    text = render_calls(calls)
+    assert text.startswith(f"[{name}(")
+    assert parse_calls(text, [name, "plain.api", "unrelated"]) == calls
+
+
+def test_the_longest_offered_name_wins() -> None:
+    names = ["Search", "Search (v2)"]
+    assert [c.name for c in parse_calls('[Search (v2)(q="a"), Search(q="b")]', names)] == ["Search (v2)", "Search"]

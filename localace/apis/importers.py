@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from localace.apis.prompt_tools import PromptToolsError, entry_name, find_tool_list, read_listed, tools_block_entries
-from localace.apis.spec import ApiSpec, InvalidApiSpecError
+from localace.apis.spec import ApiSpec, InvalidApiSpecError, unknown_formats
 from localace.apis.tool_formats import ToolFormatError, from_bfcl, from_openai
 from localace.bfcl_package import YARDSTICK_REASON, is_benchmark_function
-from localace.errors import UserError
+from localace.errors import UserError, reason_kind
 
 if TYPE_CHECKING:
     from localace.store.db import Store
@@ -37,30 +38,33 @@ class Skipped:
 
 @dataclass
 class ImportResult:
-    """Imported APIs in file order, skipped entries, detected format and exact duplicates dropped."""
+    """Imported APIs in file order, skipped entries, detected format, exact duplicates dropped and the unknown
+    formats kept as annotations (format -> how many schema nodes carry it)."""
 
     format: str
     apis: list[ApiSpec] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     duplicates: int = 0
+    annotations: Counter[str] = field(default_factory=Counter)
     _ids: set[str] = field(default_factory=set, repr=False)
-    _first_by_name: dict[str, tuple[int, str]] = field(default_factory=dict, repr=False)
 
     def add(self, index: int, spec: ApiSpec) -> None:
-        """Keep spec, unless it is one of BFCL's own functions (the yardstick never becomes material), the same
-        definition was kept (a duplicate) or another one has its name (skipped)."""
+        """Keep spec, unless it is one of BFCL's own functions (the yardstick never becomes material) or the same
+        definition was kept (a duplicate). Another definition under a kept name is kept too: real datasets reuse
+        names ("Search Users" in two rows, with other parameters), and each dialog keeps the one it was written with."""
         if is_benchmark_function(spec.name, spec.description):
             self.skipped.append(Skipped(index, spec.name, YARDSTICK_REASON))
         elif spec.id in self._ids:
             self.duplicates += 1
-        elif spec.name in self._first_by_name:
-            other_index, other_id = self._first_by_name[spec.name]
-            reason = f"name collision with entry {other_index} (id {other_id}), a different definition"
-            self.skipped.append(Skipped(index, spec.name, reason))
         else:
             self._ids.add(spec.id)
-            self._first_by_name[spec.name] = (index, spec.id)
+            self.annotations.update(fmt for _, fmt in unknown_formats(spec.parameters))
             self.apis.append(spec)
+
+
+def skip_counts(reasons: Iterable[str]) -> Counter[str]:
+    """How many skips per kind of reason (paths, names and values left out of the reason)."""
+    return Counter(reason_kind(reason) for reason in reasons)
 
 
 def _convert_openai(raw: Any) -> ApiSpec:
@@ -219,22 +223,16 @@ def import_file(path: Path) -> ImportResult:
 
 
 def save_imported(store: Store, apis: list[ApiSpec]) -> tuple[int, list[Skipped]]:
-    """Insert imported APIs; one already stored is a no-op (so importing twice is idempotent), a different
-    definition under a stored name is skipped. Returns (added, skipped)."""
+    """Insert imported APIs; one already stored is a no-op (so importing twice is idempotent). A different
+    definition under a stored name is stored too (its id differs): both are real. Returns (added, skipped)."""
     # Imported here: the format readers use this module's parsing and need none of the synthesis machinery.
     from localace.apis.synth import insert_api
-    from localace.apis.text_norm import norm_key
 
-    added, skipped = 0, []
+    added = 0
     with store.transaction():
         for spec in apis:
-            row = store.conn.execute("SELECT id, name FROM apis WHERE norm_key=? OR id=?",
-                                     (norm_key(spec.name), spec.id)).fetchone()
-            if row and row[0] == spec.id:
-                continue
-            if row:
-                skipped.append(Skipped(-1, spec.name, f"name collision with existing API {row[1]}"))
+            if store.conn.execute("SELECT 1 FROM apis WHERE id=?", (spec.id,)).fetchone():
                 continue
             insert_api(store, spec)
             added += 1
-    return added, skipped
+    return added, []

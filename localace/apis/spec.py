@@ -20,8 +20,11 @@ from localace.string_formats import FORMAT_CHECKER
 MAX_NAME_LENGTH = 64
 MAX_DESCRIPTION_LENGTH = 1024
 
-# \w covers letters and digits in any script plus "_"; ToolACE names also use spaces, dots and dashes.
-_NAME_RE = re.compile(r"^[\w .-]+$")
+# A name is kept as its data writes it: real APIs are called "Get Agent's Active Listings", "Q&A Notifications",
+# "news/get-categories", "/v1/cocktail" or "Get Games by Platform, Category, and Sorted". Only what no name can
+# hold is refused: control characters and other whitespace than the plain space. Formats that need an identifier
+# (OpenAI, Hermes, BFCL) write a sanitized one and keep the name in their row (see formats/common.identifiers).
+_NAME_RE = re.compile(r"^[^\x00-\x1f\x7f\u0085\u2028\u2029]+$")
 
 COMMON_KEYWORDS = frozenset({"type", "description", "default", "title", "examples"})
 _NUMERIC_KEYWORDS = frozenset({"enum", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
@@ -35,6 +38,7 @@ TYPE_KEYWORDS: dict[str, frozenset[str]] = {
 }
 _TYPED_KEYWORDS = frozenset().union(*TYPE_KEYWORDS.values())
 STRING_FORMATS = frozenset({"date", "date-time", "time", "email", "uri", "uuid", "ipv4"})
+NULL_TYPE = "null"
 RANGE_KEYWORDS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
 _COUNT_KEYWORDS = ("minLength", "maxLength", "minItems", "maxItems")
 _BOUND_PAIRS = (("minimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"))
@@ -107,11 +111,43 @@ def map_schema(schema: Any, fn: SchemaFn, path: str = "parameters") -> Any:
     return fn(node, path)
 
 
+def _constrainable(node: dict[str, Any], _path: str) -> dict[str, Any]:
+    return {
+        key: value for key, value in node.items()
+        if not key.startswith(VENDOR_PREFIX) and not (key == "format" and value not in STRING_FORMATS)
+    }
+
+
 def strip_vendor_keys(schema: Any) -> Any:
-    """A copy without "x-..." keys, for consumers that refuse unknown keywords (e.g. constraints)."""
-    return map_schema(
-        copy.deepcopy(schema), lambda node, _path: {k: v for k, v in node.items() if not k.startswith(VENDOR_PREFIX)}
-    )
+    """A copy without "x-..." keys and without formats we do not know (annotations, see unknown_formats), for
+    consumers that refuse unknown keywords (e.g. constraints, value generation)."""
+    return map_schema(copy.deepcopy(schema), _constrainable)
+
+
+def schema_type(node: Mapping[str, Any]) -> Any:
+    """The type a node constrains its non-null values to: "string" for "string" and for ["string", "null"]."""
+    type_name = node.get("type")
+    if isinstance(type_name, list) and len(type_name) == 2 and NULL_TYPE in type_name:
+        return next(t for t in type_name if t != NULL_TYPE)
+    return type_name
+
+
+def is_nullable(node: Mapping[str, Any]) -> bool:
+    type_name = node.get("type")
+    return isinstance(type_name, list) and NULL_TYPE in type_name
+
+
+def unknown_formats(schema: Any, path: str = "parameters") -> list[tuple[str, str]]:
+    """(path, format) of every "format" we cannot check: JSON Schema treats it as an annotation, and so do we."""
+    found: list[tuple[str, str]] = []
+
+    def visit(node: dict[str, Any], at: str) -> dict[str, Any]:
+        if "format" in node and isinstance(node["format"], str) and node["format"] not in STRING_FORMATS:
+            found.append((at, node["format"]))
+        return node
+
+    map_schema(schema, visit, path)
+    return found
 
 
 def _check_keywords(node: Mapping[str, Any], type_name: str, path: str) -> list[str]:
@@ -141,10 +177,11 @@ def _check_enum(node: Mapping[str, Any], type_name: str, path: str) -> list[str]
     enum = node["enum"]
     if not isinstance(enum, list) or not enum:
         return [f"{path}.enum: empty enum" if enum == [] else f"{path}.enum: must be a non-empty list"]
+    nullable = is_nullable(node)
     return [
         f"{path}.enum: value {value!r} is not of type {type_name!r}"
         for value in enum
-        if not is_json_type(value, type_name)
+        if not is_json_type(value, type_name) and not (nullable and value is None)
     ]
 
 
@@ -179,8 +216,9 @@ def _check_string(node: Mapping[str, Any], path: str) -> list[str]:
                 re.compile(pattern)
             except re.error as err:
                 reasons.append(f"{path}.pattern: invalid regex {pattern!r} ({err})")
-    if "format" in node and node["format"] not in STRING_FORMATS:
-        reasons.append(f"{path}.format: unknown format {node['format']!r}")
+    if "format" in node and not isinstance(node["format"], str):
+        reasons.append(f"{path}.format: must be a string")
+    # Any other format ("string", "comma-separated") is an annotation, as in JSON Schema: kept, never checked.
     return reasons
 
 
@@ -230,11 +268,11 @@ def check_schema(node: Any, path: str) -> list[str]:
     """Reasons why a (sub)schema falls outside the supported JSON Schema subset."""
     if not isinstance(node, dict):
         return [f"{path}: schema must be a JSON object"]
-    type_name = node.get("type")
-    if type_name is None:
+    if node.get("type") is None:
         return [f"{path}: missing type"]
+    type_name = schema_type(node)  # a nullable union ["T", "null"] is checked as T
     if not isinstance(type_name, str):
-        return [f"{path}: type must be a single type name, got {type_name!r}"]
+        return [f"{path}: type must be a type name or [name, \"null\"], got {node.get('type')!r}"]
     if type_name not in TYPE_KEYWORDS:
         return [f"{path}: unknown type {type_name!r}"]
     reasons = _check_keywords(node, type_name, path) + _check_annotations(node, path)
@@ -277,7 +315,7 @@ def _check_description(description: Any) -> list[str]:
     return []
 
 
-def _check_parameters(parameters: Any) -> list[str]:
+def _check_parameters(parameters: Any, *, described: bool = True) -> list[str]:
     if parameters is None:
         return ["parameters: missing"]
     if not isinstance(parameters, dict):
@@ -287,7 +325,9 @@ def _check_parameters(parameters: Any) -> list[str]:
         reasons.append(f"parameters: type must be 'object', got {parameters.get('type')!r}")
     reasons += check_schema(parameters, "parameters")
     properties = parameters.get("properties")
-    for key, child in (properties.items() if isinstance(properties, dict) else ()):
+    # Our own APIs describe every parameter; an imported tool is kept as written (a ToolACE "time_period" with no
+    # description is still a usable parameter).
+    for key, child in (properties.items() if isinstance(properties, dict) and described else ()):
         description = child.get("description") if isinstance(child, dict) else None
         if not isinstance(description, str) or not description.strip():
             reasons.append(f"parameters.properties.{key}: missing description")
@@ -305,8 +345,9 @@ def check_definition(spec_or_dict: ApiSpec | Mapping[str, Any]) -> list[str]:
     if not isinstance(spec_or_dict, (ApiSpec, Mapping)):
         return ["definition: must be an object"]
     fields = _definition_fields(spec_or_dict)
+    source = spec_or_dict.source if isinstance(spec_or_dict, ApiSpec) else spec_or_dict.get("source", "synth")
     reasons = _check_name(fields.get("name")) + _check_description(fields.get("description"))
-    reasons += _check_parameters(fields.get("parameters"))
+    reasons += _check_parameters(fields.get("parameters"), described=source == "synth")
     if fields.get("returns") is None:
         reasons.append("returns: missing")
     else:
@@ -414,7 +455,9 @@ class ApiSpec(BaseModel):
 
 
 def _count_node(node: Mapping[str, Any], counts: Counter[str], inside_object: bool) -> None:
-    type_name = node.get("type")
+    type_name = schema_type(node)
+    if not isinstance(type_name, str):
+        type_name = None
     if type_name in TYPE_KEYWORDS:
         counts[type_name] += 1
     for key in ("enum", "pattern", "format"):
@@ -425,7 +468,7 @@ def _count_node(node: Mapping[str, Any], counts: Counter[str], inside_object: bo
     if type_name == "object" and inside_object:
         counts["nested_object"] += 1
     if type_name == "array" and isinstance(node.get("items"), dict):
-        item_type = node["items"].get("type")
+        item_type = schema_type(node["items"])
         if item_type in ("object", "array"):
             counts[f"array_of_{item_type}s"] += 1
     for relation, _, child in schema_children(node, ""):

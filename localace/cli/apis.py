@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from localace.apis.importers import import_file, save_imported
+from localace.apis.importers import import_file, save_imported, skip_counts
 from localace.apis.mcp_import import DEFAULT_TIMEOUT, import_listing, list_server_tools, parse_command
 from localace.apis.spec import STORED, ApiSpec
 from localace.apis.stage import ApiStage, ApiStageConfig, prepare_api_stage
@@ -113,8 +113,9 @@ def _synth_summary(store: Store, stage: ApiStage, model_calls: int, cache_hits: 
               help="List the tools of a local MCP server started with this command (stdio); tools are never called.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds the MCP server has to start and list its tools.")
+@click.option("--strict", is_flag=True, help="Import nothing and exit 2 when any tool would be skipped.")
 @handle_errors
-def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout: float) -> None:
+def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout: float, strict: bool) -> None:
     """Import tools from a file (OpenAI tools, BFCL functions, ToolACE rows/system prompts, JSON-Schema lists)
     or from a local MCP server (--mcp)."""
     if (file is None) == (mcp_command is None):
@@ -126,6 +127,10 @@ def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout:
         if not Path(file).is_file():
             raise UserError(f"file not found: {file}")
         result, label = import_file(Path(file)), file
+    if strict and result.skipped:
+        kinds = skip_counts(s.reason for s in result.skipped)
+        fail(f"{label}: --strict: {len(result.skipped)} tools would be skipped ("
+             + "; ".join(f"{n} × {kind}" for kind, n in kinds.most_common()) + ")", 2)
     # A file of which nothing can be imported leaves no database behind (an empty one would look like a run).
     added, skipped = save_imported(open_store(db_path), result.apis) if result.apis else (0, [])
     skipped = result.skipped + skipped
@@ -133,8 +138,13 @@ def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout:
     out.print(f"{label}: format {result.format}; {added} APIs imported, {len(skipped)} skipped"
               + (f", {result.duplicates} duplicates in the {'listing' if mcp_command else 'file'}"
                  if result.duplicates else ""), markup=False)
+    for kind, n in skip_counts(s.reason for s in skipped).most_common():
+        out.print(f"  skipped {n}: {kind}", markup=False)
     for s in skipped:
         out.print(f"  skipped {s.name or '#' + str(s.index)}: {s.reason}", markup=False)
+    if result.annotations:
+        out.print("  unknown formats kept as annotations (not checked): " + ", ".join(
+            f"{fmt!r} ({n})" for fmt, n in result.annotations.most_common()), markup=False)
     if skipped and not result.apis:
         # Nothing was usable: a script must be able to tell this from a successful import.
         fail(f"{label}: none of its {len(skipped)} API definitions could be imported (reasons above)", 2)

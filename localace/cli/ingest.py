@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 
+from collections import Counter
+
 import click
 
 from localace.cli.common import cached_model, start_session
 from localace.cli.common import (
     lora_option,
-    ctx_option, db_option, err, exclusive_store, handle_errors, model_option, out, parallel_options, resolve_parallel,
+    ctx_option, db_option, err, exclusive_store, fail, handle_errors, model_option, out, parallel_options,
+    resolve_parallel,
     seed_option,
 )
 from localace.cli.scale import ADVISORY_JUDGES, ray_options, scale_request, verify_sharded
 from localace.cli.progress import progress
 from localace.cli.run import funnel_table
-from localace.formats.ingest import ingest_file
+from localace.apis.importers import skip_counts
+from localace.apis.spec import unknown_formats
+from localace.formats.ingest import ingest_file, read_dialogs
 from localace.formats.registry import IMPORT_FORMATS
 from localace.report import rejection_reasons, verification_funnels
 from localace.store import open_store
@@ -28,13 +33,25 @@ _SHOWN_REASONS = 12
 @click.command("import")
 @db_option
 @click.option("--format", "fmt", type=click.Choice(IMPORT_FORMATS), required=True)
+@click.option("--strict", is_flag=True, help="Import nothing and exit 2 when any row would be skipped.")
 @click.argument("file")
 @handle_errors
-def import_cmd(db_path: str, fmt: str, file: str) -> None:
+def import_cmd(db_path: str, fmt: str, file: str, strict: bool) -> None:
     """Import a dialog dataset (toolace, openai, sharegpt, hermes, xlam) to verify and report on it."""
-    summary = ingest_file(open_store(db_path), file, fmt)
+    dialogs, malformed = read_dialogs(file, fmt)
+    if strict and malformed:
+        kinds = skip_counts(reason for _, reason in malformed)
+        fail(f"{file}: --strict: {len(malformed)} rows would be skipped ("
+             + "; ".join(f"{n} × {kind}" for kind, n in kinds.most_common()) + ")", 2)
+    summary = ingest_file(open_store(db_path), file, fmt, read=(dialogs, malformed))
     out.print(f"{file}: {summary.imported} dialogs imported into run {summary.run_id}, "
               f"{summary.duplicates} already present, {len(summary.malformed)} malformed rows")
+    for kind, n in skip_counts(reason for _, reason in summary.malformed).most_common():
+        out.print(f"  skipped {n}: {kind}", markup=False)
+    annotations = Counter(fmt for d in dialogs for tool in d.tools for _, fmt in unknown_formats(tool.parameters))
+    if annotations:
+        out.print("  unknown formats kept as annotations (not checked): " + ", ".join(
+            f"{name!r} ({n})" for name, n in annotations.most_common()), markup=False)
     for line, reason in summary.malformed[:10]:
         out.print(f"  line {line}: {reason[:200]}", markup=False)
     if len(summary.malformed) > 10:

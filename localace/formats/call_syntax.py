@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 # Calls and their text form live below every stage (localace/calls.py); parsing them back is this module's.
@@ -52,13 +53,18 @@ def extract_call_list(text: str) -> str | None:
     return body or None
 
 
-def parse_calls(text: str) -> list[Call]:
-    """Parse `[f(a=1), g(b="x")]` (or one bare call `f(a=1)`) into Calls."""
+def parse_calls(text: str, names: Iterable[str] = ()) -> list[Call]:
+    """Parse `[f(a=1), g(b="x")]` (or one bare call `f(a=1)`) into Calls.
+
+    `names`: the offered tools' names. A call that starts with one of them (the longest that fits) takes it whole,
+    so names as real APIs write them read back: `[Detrended Price Oscillator (DPO)(symbol="AAPL")]`,
+    `[Get Games by Platform, Category, and Sorted(platform="pc")]`, `[/v1/cocktail(name="mojito")]`."""
+    known = sorted({name for name in names if name and not all(_is_name_char(c) for c in name)}, key=len, reverse=True)
     pos = _skip_ws(text, 0)
     if pos == len(text):
         raise CallSyntaxError("empty input", pos)
     if text[pos] != "[":
-        call, pos = _parse_call(text, pos)
+        call, pos = _parse_call(text, pos, known)
         _expect_end(text, pos)
         return [call]
     list_open = pos
@@ -69,7 +75,7 @@ def parse_calls(text: str) -> list[Call]:
             raise CallSyntaxError("unclosed '['", list_open)
         if text[pos] == "]":
             break
-        call, pos = _parse_call(text, pos)
+        call, pos = _parse_call(text, pos, known)
         calls.append(call)
         pos = _skip_ws(text, pos)
         if pos < len(text) and text[pos] == ",":
@@ -92,8 +98,23 @@ def _expect_end(text: str, pos: int) -> None:
         raise CallSyntaxError(f"trailing text {text[pos:pos + 20]!r}", pos)
 
 
-def _parse_call(text: str, start: int) -> tuple[Call, int]:
+def _known_name(text: str, start: int, known: Sequence[str]) -> tuple[str, int] | None:
+    """(name, index of its '(') when an offered name starts at `start` and a '(' follows it."""
+    for name in known:
+        if text.startswith(name, start):
+            pos = _skip_ws(text, start + len(name))
+            if pos < len(text) and text[pos] == "(":
+                return name, pos
+    return None
+
+
+def _parse_call(text: str, start: int, known: Sequence[str] = ()) -> tuple[Call, int]:
     """Read `name(args)` starting at `start`; return the Call and the index after `)`."""
+    found = _known_name(text, start, known) if known else None
+    if found is not None:
+        name, pos = found
+        pieces, close = _split_arguments(text, pos)
+        return Call(name, _parse_arguments(text, pieces)), close + 1
     pos = start
     while pos < len(text) and text[pos] != "(" and (_is_name_char(text[pos]) or text[pos].isspace()):
         pos += 1

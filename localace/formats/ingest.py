@@ -58,9 +58,11 @@ def read_dialogs(path: str | Path, fmt: str) -> tuple[list[Dialog], list[tuple[i
     return dialogs, errors
 
 
-def ingest_file(store: Store, path: str | Path, fmt: str) -> IngestSummary:
+def ingest_file(store: Store, path: str | Path, fmt: str,
+                read: tuple[list[Dialog], list[tuple[int, str]]] | None = None) -> IngestSummary:
+    """Store the dialogs of a dataset file (`read`: what read_dialogs already returned for it)."""
     path = Path(path)
-    dialogs, errors = read_dialogs(path, fmt)
+    dialogs, errors = read if read is not None else read_dialogs(path, fmt)
     run = ensure_run(store, "import", {"file": file_sha256(str(path))[:16], "format": fmt})
     summary = IngestSummary(run.id, malformed=errors)
     with store.transaction():

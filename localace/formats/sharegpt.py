@@ -88,13 +88,13 @@ def export_row(dialog: Dialog, *, rng: random.Random | None = None, tool_style: 
     return row
 
 
-def _calls(value: str, where: str) -> list[ToolCall]:
+def _calls(value: str, where: str, names: list[str] = ()) -> list[ToolCall]:
     """A function_call value: JSON ({"name", "arguments"} or a list of them), else a call list."""
     try:
         parsed = json.loads(value)
     except json.JSONDecodeError:
         try:
-            return [ToolCall(name=call.name, arguments=call.arguments) for call in parse_calls(value)]
+            return [ToolCall(name=call.name, arguments=call.arguments) for call in parse_calls(value, names)]
         except CallSyntaxError as error:
             raise FormatError(f"{where}: function_call is neither JSON nor a call list ({error})") from None
     entries = parsed if isinstance(parsed, list) else [parsed]
@@ -141,22 +141,27 @@ def import_row(row: dict[str, Any]) -> Dialog:
         need(system, str, "system")
     turns: list[Turn] = []
     calls: list[ToolCall] = []
+    for message in conversations:  # some datasets open the conversation with it instead of a system field
+        if isinstance(message, dict) and message.get("from") == "system" and isinstance(message.get("value"), str):
+            system = message["value"] if system is None else f"{system}\n{message['value']}"
+    tools = _row_tools(row, system)
+    names = [tool.name for tool in tools]  # call lists are read with them: names as real APIs write them
     for index, message in enumerate(conversations):
         where = f"conversations[{index}]"
         value = field(need(message, dict, where), "value", str, where)
         role = message.get("from")
-        if role == "system":  # some datasets open the conversation with it instead of a system field
-            system = value if system is None else f"{system}\n{value}"
-        elif role == "human":
+        if role == "system":  # read above
+            continue
+        if role == "human":
             turns.append(Turn(role="user", content=value))
         elif role == "gpt":
             turns.append(Turn(role="assistant", content=value))
         elif role == "function_call":
-            calls = _calls(value, where)
+            calls = _calls(value, where, names)
             turns.append(Turn(role="assistant", tool_calls=calls))
         elif role == "observation":
             turns.append(_observation(value, calls, where))
             calls = []
         else:
             raise FormatError(f"{where}.from: unknown role {role!r}")
-    return build_dialog(row, NAME, _row_tools(row, system), turns, FORMAT_KEYS)
+    return build_dialog(row, NAME, tools, turns, FORMAT_KEYS)

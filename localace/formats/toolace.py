@@ -95,12 +95,12 @@ def _looks_like_calls(value: str) -> bool:
     return text.startswith("[") and text.endswith("]")
 
 
-def _assistant_turn(value: str, action: str | None) -> Turn:
+def _assistant_turn(value: str, action: str | None, names: list[str] = ()) -> Turn:
     # A recorded action settles text versus calls for our own rows (a text reply may look like a
     # call list); foreign rows are calls when the text parses as a non-empty call list.
     if action in (None, "call") and _looks_like_calls(value):
         try:
-            calls = parse_calls(value)
+            calls = parse_calls(value, names)
         except CallSyntaxError:
             calls = None
         if calls or (calls is not None and action == "call"):
@@ -136,7 +136,7 @@ def import_row(row: dict[str, Any]) -> Dialog:
         if role == "user":
             turns.append(Turn(role="user", content=value))
         elif role == "assistant":
-            turns.append(_assistant_turn(value, actions[assistant_seen]))
+            turns.append(_assistant_turn(value, actions[assistant_seen], [tool.name for tool in tools]))
             assistant_seen += 1
         elif role == "tool":
             turns.append(_tool_turn(value, where))

@@ -41,7 +41,7 @@ def pending(store: Store, run_id: str) -> list[tuple[str, str]]:
         "SELECT id, data_json FROM dialogs WHERE run_id=? AND status='generated' ORDER BY seq", (run_id,)).fetchall()
 
 
-def verify_task(dialog_id: str, dialog: Dialog, judges: Judges | None, max_chars: int) -> Task[_Verified]:
+def verify_task(dialog_id: str, dialog: Dialog, judges: Judges | None, max_chars: int | None) -> Task[_Verified]:
     """Rules, then (when they pass) the judges; returns the verdict rows and where it was rejected."""
     findings = check_dialog(dialog, max_chars=max_chars)
     rows = []
@@ -58,7 +58,7 @@ def verify_task(dialog_id: str, dialog: Dialog, judges: Judges | None, max_chars
     return _Verified(rows, rejected_at, reason)
 
 
-def gate(judges: Judges | None, max_chars: int = 2000) -> "Callable[[Dialog], Task[tuple[str, str] | None]]":
+def gate(judges: Judges | None, max_chars: int | None = None) -> "Callable[[Dialog], Task[tuple[str, str] | None]]":
     """The checks a new dialog must pass to count toward a run's target: the rule layer, then the judges when
     they enforce. (check, reason) of the first failure, or None; the verify stage later records the same
     verdicts from the cache."""
@@ -72,7 +72,7 @@ def gate(judges: Judges | None, max_chars: int = 2000) -> "Callable[[Dialog], Ta
     return check
 
 
-def verify_run(store: Store, run_id: str, judges: Judges | None, *, max_chars: int = 2000,
+def verify_run(store: Store, run_id: str, judges: Judges | None, *, max_chars: int | None = None,
                parallel: int = 1) -> Iterator[VerifyEvent]:
     """Verify every dialog of the run still marked 'generated'; rejected ones keep their reasons.
 
