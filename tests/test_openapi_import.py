@@ -275,3 +275,22 @@ def test_cli_bad_or_empty_spec_exits_2_and_leaves_no_database(tmp_path: Path) ->
 def test_import_document_accepts_a_parsed_mapping() -> None:
     doc = load_document(SPECS / "petstore-v2.json")
     assert len(import_document(doc, "Pets").apis) == 19
+
+
+# ---------------------------------------------------------------- the specialist's held-out test set
+
+
+def test_petstore_held_out_set_loads_and_its_answers_pass_the_checker() -> None:
+    from localace.evaluate.ast_checker import check
+    from localace.evaluate.runner import load_eval_set
+
+    data = Path(__file__).parents[1] / "benchmarks" / "specialist" / "petstore" / "tests.json"
+    items = load_eval_set(data)  # finds tests.answers.json beside it, as `localace eval --data` does
+    relevant = [item for item in items if item.category == "multiple"]
+    assert len(relevant) >= 40 and len(items) - len(relevant) >= 10
+    offered = {spec.name for spec in import_openapi(SPECS / "petstore3.yaml").apis}
+    for item in relevant:
+        assert {f["name"] for f in item.entry["function"]} == offered
+        ((name, args),) = item.ground_truth[0].items()
+        call = {name: {key: values[0] for key, values in args.items() if values[0] != ""}}
+        assert check(item.category, item.entry["function"], [call], item.ground_truth).valid, item.entry["id"]
