@@ -28,14 +28,18 @@ def test_import_list_show_and_collision(tmp_path):
     assert listed and all(r["source"] == "import:openai" for r in listed)
     shown = json.loads(runner.invoke(cli, ["apis", "show", "--db", db, listed[0]["name"]]).stdout)
     assert shown["parameters"] == listed[0]["parameters"]
-    # same name, different definition → reported as a collision, not stored
+    # same name, different definition → both kept: real datasets reuse names, and a dialog keeps the definition
+    # it was written with
     first = json.loads((APIS / "openai_tools.json").read_text())
     tools = first["tools"] if isinstance(first, dict) else first
     clash = [{**tools[0], "function": {**tools[0]["function"], "description": "Something else entirely."}}]
     clash_file = tmp_path / "clash.json"
     clash_file.write_text(json.dumps(clash))
     res = runner.invoke(cli, ["apis", "import", "--db", db, str(clash_file)])
-    assert res.exit_code == 0 and "name collision" in res.stdout
+    assert res.exit_code == 0 and "1 APIs imported" in res.stdout
+    same = [r for r in (json.loads(line) for line in runner.invoke(cli, ["apis", "list", "--db", db, "--json"])
+                        .stdout.splitlines()) if r["name"] == tools[0]["function"]["name"]]
+    assert len(same) == 2 and same[0]["description"] != same[1]["description"]
 
 
 def test_import_errors_are_one_line(tmp_path):

@@ -46,6 +46,8 @@ class ImportResult:
     skipped: list[Skipped] = field(default_factory=list)
     duplicates: int = 0
     annotations: Counter[str] = field(default_factory=Counter)
+    # What the import left out as a whole and says so (OpenAPI: header parameters, security schemes).
+    notes: list[str] = field(default_factory=list)
     _ids: set[str] = field(default_factory=set, repr=False)
 
     def add(self, index: int, spec: ApiSpec) -> None:
@@ -211,15 +213,19 @@ def import_tools(text: str, *, filename: str = "") -> ImportResult:
     return result
 
 
-def import_file(path: Path) -> ImportResult:
-    """import_tools on a UTF-8 file."""
+def read_text(path: Path) -> str:
+    """A UTF-8 file's text (a BOM dropped); one ImportFormatError line when it cannot be read."""
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")
+        return Path(path).read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
         raise ImportFormatError(f"{path}: not UTF-8 text ({err.reason})") from None
     except OSError as err:
         raise ImportFormatError(f"{path}: cannot read ({err.strerror or err})") from None
-    return import_tools(text, filename=str(path))
+
+
+def import_file(path: Path) -> ImportResult:
+    """import_tools on a UTF-8 file."""
+    return import_tools(read_text(path), filename=str(path))
 
 
 def save_imported(store: Store, apis: list[ApiSpec]) -> tuple[int, list[Skipped]]:

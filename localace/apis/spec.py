@@ -377,8 +377,10 @@ class ApiSpec(BaseModel):
     returns: dict[str, Any]
     parent_id: str | None = None
     operator: str | None = None
-    # mcp:<server name as the server reports it> for tools listed by an MCP server.
-    source: str = Field(default="synth", pattern=r"^(synth|import:[a-z0-9_+-]+|mcp:[^\x00-\x1f\x7f]{1,64})$")
+    # mcp:<server name as the server reports it> for tools listed by an MCP server; openapi:<info title> for the
+    # operations of an OpenAPI document.
+    source: str = Field(default="synth",
+                        pattern=r"^(synth|import:[a-z0-9_+-]+|(mcp|openapi):[^\x00-\x1f\x7f]{1,64})$")
     # What the source says about the tool beyond the definition (MCP: title, annotations), kept as given; not hashed.
     meta: dict[str, Any] | None = None
 

@@ -11,6 +11,7 @@ from rich.table import Table
 
 from localace.apis.importers import import_file, save_imported, skip_counts
 from localace.apis.mcp_import import DEFAULT_TIMEOUT, import_listing, list_server_tools, parse_command
+from localace.apis.openapi_import import import_openapi
 from localace.apis.spec import STORED, ApiSpec
 from localace.apis.stage import ApiStage, ApiStageConfig, prepare_api_stage
 from localace.apis.synth import coverage
@@ -113,16 +114,23 @@ def _synth_summary(store: Store, stage: ApiStage, model_calls: int, cache_hits: 
               help="List the tools of a local MCP server started with this command (stdio); tools are never called.")
 @click.option("--timeout", type=click.FloatRange(1, 3600), default=DEFAULT_TIMEOUT, show_default=True,
               help="Seconds the MCP server has to start and list its tools.")
+@click.option("--openapi", "openapi_spec", default=None, metavar="SPEC",
+              help="An OpenAPI 3.0/3.1 or Swagger 2.0 document (JSON or YAML): every operation becomes a tool.")
 @click.option("--strict", is_flag=True, help="Import nothing and exit 2 when any tool would be skipped.")
 @handle_errors
-def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout: float, strict: bool) -> None:
-    """Import tools from a file (OpenAI tools, BFCL functions, ToolACE rows/system prompts, JSON-Schema lists)
-    or from a local MCP server (--mcp)."""
-    if (file is None) == (mcp_command is None):
-        raise UserError("give either a FILE to import or --mcp \"COMMAND [ARGS...]\" (not both)")
+def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout: float,
+               openapi_spec: str | None, strict: bool) -> None:
+    """Import tools from a file (OpenAI tools, BFCL functions, ToolACE rows/system prompts, JSON-Schema lists),
+    from a local MCP server (--mcp) or from an OpenAPI document (--openapi)."""
+    if sum(source is not None for source in (file, mcp_command, openapi_spec)) != 1:
+        raise UserError("give one of a FILE to import, --mcp \"COMMAND [ARGS...]\" or --openapi SPEC")
     if mcp_command is not None:
         listing = list_server_tools(parse_command(mcp_command), timeout=timeout)
         result, label = import_listing(listing), f"MCP server {listing.server_name or mcp_command}"
+    elif openapi_spec is not None:
+        if not Path(openapi_spec).is_file():
+            raise UserError(f"file not found: {openapi_spec}")
+        result, label = import_openapi(Path(openapi_spec)), openapi_spec
     else:
         if not Path(file).is_file():
             raise UserError(f"file not found: {file}")
@@ -145,11 +153,15 @@ def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout:
     if result.annotations:
         out.print("  unknown formats kept as annotations (not checked): " + ", ".join(
             f"{fmt!r} ({n})" for fmt, n in result.annotations.most_common()), markup=False)
+    for note in result.notes:
+        out.print(f"  {note}", markup=False)
     if skipped and not result.apis:
         # Nothing was usable: a script must be able to tell this from a successful import.
         fail(f"{label}: none of its {len(skipped)} API definitions could be imported (reasons above)", 2)
     if mcp_command is not None and not result.apis and not skipped:
         fail(f"{label} lists no tools", 2)
+    if openapi_spec is not None and not result.apis and not skipped:
+        fail(f"{label} describes no operations", 2)
 
 
 def _rows(store: Store, domain: str | None) -> list[tuple]:
