@@ -17,7 +17,7 @@ from typing import Any
 from localace import __version__
 from localace.dialogs.generate import dialog_filter
 from localace.dialogs.stage import dialog_report
-from localace.quality import quality_figures
+from localace.quality import QUALITY_ROWS, quality_figures
 from localace.errors import UserError
 from localace.formats.tool_render import yaml_text
 from localace.formats.write import ExportSummary
@@ -157,13 +157,12 @@ def _quality(store: Store, dialog_runs: Sequence[str]) -> dict[str, Any]:
         if report["complexity"]:
             quality[prefix + "complexity (learner loss) percentiles"] = report["complexity"]
         figures = quality_figures(store, dialog_run)
-        quality[prefix + "grounding and voice"] = {
-            f"argument values grounded in the conversation ({figures['scope']})": _share(figures["grounded_values"]),
-            "user turns that narrate or speak as the assistant": _share(figures["narrating_user_turns"]),
-            "odd API names (3+ digit run, http, more than 6 parts)": _share(figures["odd_api_names"]),
-            "APIs rejected for fields leaked from the example": figures["example_leaks_rejected"],
-            "synthesized field descriptions written from the field's name":
-                _share(figures["plain_field_descriptions"])}
+        quality[prefix + f"grounding, surface forms and voice ({figures['scope']})"] = {
+            label: _share(figures[key]) for key, label in QUALITY_ROWS}
+        mix = run_report(store, None, dialog_run).get("kinds") or []
+        if mix:
+            quality[prefix + "kinds: kept of attempted"] = {row["kind"]: f"{row['kept']} of {row['attempts']}"
+                                                            for row in mix}
     return quality
 
 

@@ -145,22 +145,6 @@ def api_name_figures(names: list[str]) -> dict[str, Any]:
     return {**_share(len(odd), len(names)), "examples": odd[:5]}
 
 
-def plain_description_figures(specs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Top-level fields whose description is the plain one written from their name (the model's failed the
-    check, or said no more than that): how much of the APIs' prose the model did not write."""
-    from localace.apis.field_text import written_description
-
-    plain = total = 0
-    for spec in specs:
-        for key in ("parameters", "returns"):
-            props = (spec.get(key) or {}).get("properties") or {}
-            for name, schema in props.items():
-                if isinstance(schema, dict):
-                    total += 1
-                    plain += schema.get("description") == written_description(name, schema)
-    return _share(plain, total)
-
-
 def kind_coverage(specs: list[dict[str, Any]]) -> dict[str, Any]:
     """Top-level parameters that have a kind (annotated, or found by name, alias or format)."""
     from localace.kinds import kind_of
@@ -194,13 +178,22 @@ def quality_section(tallies: dict[str, QualityTally], store: Any, api_run: str |
     kept = tallies["kept"].dialogs > 0
     names_sql = "SELECT name FROM apis" + (" WHERE run_id=?" if api_run else "")
     specs_sql = "SELECT data_json FROM apis WHERE source='synth'" + (" AND run_id=?" if api_run else "")
-    leaks_sql = "SELECT COUNT(*) FROM rejections WHERE stage='apis' AND check_name='example_leak'" + (
-        " AND run_id=?" if api_run else "")
     args = (api_run,) if api_run else ()
     return {**tallies["kept" if kept else "all"].result(),
             "scope": "kept dialogs" if kept else "all dialogs (none kept yet)",
             "odd_api_names": api_name_figures([r[0] for r in store.conn.execute(names_sql, args)]),
-            "parameter_kinds": kind_coverage([json.loads(r[0]) for r in store.conn.execute(specs_sql, args)]),
-            "plain_field_descriptions": plain_description_figures(
-                [json.loads(r[0]) for r in store.conn.execute(specs_sql, args)]),
-            "example_leaks_rejected": store.conn.execute(leaks_sql, args).fetchone()[0]}
+            "parameter_kinds": kind_coverage([json.loads(r[0]) for r in store.conn.execute(specs_sql, args)])}
+
+
+# The quality figures as people read them, in the order stats, the dataset card and the report show them.
+QUALITY_ROWS: tuple[tuple[str, str], ...] = (
+    ("grounded_values", "argument values grounded in the conversation (stated in a form of their kind)"),
+    ("values_in_another_form", "grounded values stated in a form other than the canonical one"),
+    ("narrating_user_turns", "user turns that narrate or speak as the assistant"),
+    ("text_parameters_holding_a_number", "text-kind parameters holding a number"),
+    ("strings_of_their_own_api_words", "string values made only of their own API's words"),
+    ("distinct_first_user_turns", "distinct first user turns"),
+    ("answers_with_the_commonest_opening", "answers opening with the commonest four words"),
+    ("parameter_kinds", "synthesized parameters with a kind"),
+    ("odd_api_names", "odd API names (3+ digit run, http, more than 6 parts)"),
+)

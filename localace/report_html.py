@@ -11,6 +11,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from localace.quality import QUALITY_ROWS
 from localace.formats.call_syntax import Call, CallRenderError, render_calls
 
 TEMPLATE = Path(__file__).resolve().parent / "templates" / "report.html.j2"
@@ -170,4 +171,5 @@ def render_report(data: dict[str, Any], *, title: str = "localace dataset report
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     template = env.from_string(TEMPLATE.read_text(encoding="utf-8"))
     examples = [{**ex, "items": chat_turns(ex["turns"])} for ex in data["examples"]]
-    return template.render(title=title, d=data, charts=charts(data), examples=examples, colors=STATUS_COLORS)
+    return template.render(title=title, d=data, charts=charts(data), examples=examples, colors=STATUS_COLORS,
+                           quality_rows=QUALITY_ROWS)

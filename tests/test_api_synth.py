@@ -6,7 +6,6 @@ import random
 
 import pytest
 
-from localace.apis import operators as ops
 from localace.apis.spec import ApiSpec, check_definition
 from localace.apis.stage import ApiStageConfig, prepare_api_stage
 from localace.apis.synth import TARGETS, builtin_examples, coverage
@@ -95,45 +94,33 @@ def test_duplicates_are_rejected_with_reason(store, tmp_path):
     reasons = [r[0] for r in store.conn.execute("SELECT reason FROM rejections WHERE check_name='duplicate'")]
     assert all(any(s.name in r for s in specs) or "is taken" in r for r in reasons)
 
-def _ask_returning(*values):
-    queue = list(values)
+def test_evolution_on_kinds_adds_every_type_category_and_keeps_the_definition_valid():
+    """Each diversity operator, applied to a kinds-built API, adds the category it names and keeps the API valid;
+    the parameters it adds carry their kinds (so values, phrasings and grounding still know what they are)."""
+    from localace.apis import kinded
+    from localace.apis.spec import param_types
+    from localace.kinds import KIND_KEY, catalogue
 
-    def ask(name, output, salt, **v):
-        return queue.pop(0)
-        yield  # an ask is a task: the operators `yield from` it
-
-    return ask
-
-
-def _run(op):
-    """Drive an operator task whose asks never reach a model."""
-    from localace.tasks import run_task
-
-    return run_task(op, None)
-
-
-def test_operators_shape_the_schema():
-    spec = builtin_examples()[0]  # get_current_weather: city, units(enum), include_air_quality
-    rng = random.Random(0)
-    s2, step = _run(ops.add_parameter(_ask_returning({"name": "days", "type": "integer", "description": "Days ahead.",
-                                                 "required": True}), spec, rng, "integer"))
-    assert s2.parameters["properties"]["days"]["type"] == "integer" and "days" in s2.parameters["required"]
-    s3, _ = _run(ops.add_constraint(_ask_returning({"minimum": 1, "maximum": 14}), s2, rng, "range"))
-    assert s3.parameters["properties"]["days"]["maximum"] == 14
-    with pytest.raises(ops.OperatorFailed, match="empty"):
-        _run(ops.add_constraint(_ask_returning({"minimum": 5, "maximum": 5}), s2, rng, "range"))
-    s4, _ = _run(ops.add_constraint(_ask_returning("date"), spec, random.Random(1), "format"))
-    assert any(p.get("format") == "date" for p in s4.parameters["properties"].values())
-    fields = {"fields": [{"name": "lat", "type": "number", "description": "Latitude value."},
-                         {"name": "lon", "type": "number", "description": "Longitude value."}]}
-    s5, step = _run(ops.change_type(_ask_returning(fields), spec, random.Random(2), "array_of_objects"))
-    changed = [p for p in s5.parameters["properties"].values() if p["type"] == "array"]
-    assert changed and changed[0]["items"]["type"] == "object" and set(changed[0]["items"]["properties"]) == {"lat", "lon"}
-    s6, _ = _run(ops.change_type(_ask_returning(fields, fields), spec, random.Random(3), "nested_object"))
-    nested = [p for p in s6.parameters["properties"].values() if p["type"] == "object"][0]
-    assert any(v["type"] == "object" for v in nested["properties"].values())
-    s7, _ = _run(ops.change_returns(_ask_returning(fields), spec, random.Random(4)))
-    assert check_definition(s7) == []
+    cat = catalogue()
+    required = cat.for_text("Find hotels in a city for check-in and check-out dates", "Hotels")
+    assert {k.family for k in required} >= {"city", "date"}
+    base = kinded.parameters_for(required, [])
+    returns = kinded.returns_for("Search hotels in a city", "Hotels", required, random.Random(0))
+    assert any(s.get("type") == "array" for s in returns["properties"].values())  # a list of hotel records
+    for target in kinded.MOVES:
+        for seed in range(8):  # some moves need the right kind in the API or its domain
+            evolved = kinded.evolve(base, returns, "Hotels", random.Random(seed), target)
+            if evolved is not None:
+                break
+        assert evolved is not None, target
+        params, rets, step = evolved
+        spec = ApiSpec(name="search_hotels", description="Search hotels.", domain=["Hotels"], parameters=params,
+                       returns=rets)
+        assert check_definition(spec) == []
+        if target != "returns":
+            assert param_types(spec)[target] > param_types({"parameters": base})[target], (target, step)
+        leaves = [s for s in params["properties"].values() if s.get("type") in ("string", "integer", "number")]
+        assert all(KIND_KEY in s for s in leaves)
 
 
 def test_resuming_a_finished_run_parses_no_stored_api(store, request):

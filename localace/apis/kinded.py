@@ -5,15 +5,26 @@ descriptions and returned fields follow from them (`list_showtimes(city, date, m
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from localace.apis.naming import api_name_choices, functionality_verb
-from localace.apis.operators import Step
 from localace.kinds import KIND_KEY, Kind, Record, catalogue
 from localace.kinds.language import plural
 from localace.kinds.said import words
 
 RECORD_KEY = "x-record"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of an API's lineage: the operator applied and what it did."""
+
+    operator: str
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, str]:
+        return {"operator": self.operator, "detail": self.detail}
 _LISTING_VERBS = frozenset("list search find browse recommend suggest compare rank filter show discover".split())
 MAX_ITEMS = 5
 

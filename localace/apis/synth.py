@@ -12,8 +12,6 @@ from importlib.resources import files
 from typing import Any
 
 from localace.apis import kinded
-from localace.apis import operators as ops
-from localace.apis.draft import spec_to_draft
 from localace.apis.naming import describe_functionality, odd_name_reason
 from localace.apis.spec import STORED, ApiSpec, InvalidApiSpecError, param_types
 from localace.apis.text_norm import norm_key, similar
@@ -149,7 +147,7 @@ class ApiSynthesizer:
                 spec, steps = yield from self._candidate(rng, slot, attempt)
                 problem = self._duplicate_of(spec)
                 if problem:
-                    raise _Reject("duplicate", problem, spec_to_draft(spec))
+                    raise _Reject("duplicate", problem, spec.definition())
             except _Reject as r:
                 record_rejection(self.store, self.run_id, STAGE, slot, attempt, r.check, r.reason, r.payload)
                 last = (r.check, r.reason)
@@ -176,7 +174,7 @@ class ApiSynthesizer:
         )
         return completion.value
 
-    def _candidate(self, rng: random.Random, slot: int, attempt: int) -> Task[tuple[ApiSpec, list[ops.Step]]]:
+    def _candidate(self, rng: random.Random, slot: int, attempt: int) -> Task[tuple[ApiSpec, list[kinded.Step]]]:
         """An API built from kinds: the functionality's words choose its parameters' kinds, the model adds one
         kind of the domain and picks the name among those the functionality allows, the kinds settle names,
         types, ranges, descriptions and returned fields; evolution operators then act on kinds."""
@@ -187,7 +185,7 @@ class ApiSynthesizer:
         # ("a one-line solution in Python"), the document's phrase does not.
         description = describe_functionality(functionalities)
         required = kinded.param_kinds(functionalities, top)
-        steps: list[ops.Step] = []
+        steps: list[kinded.Step] = []
         parent: ApiSpec | None = None
         same_domain = [a for a in self.state.accepted if a.domain and a.domain[0] == top]
         if same_domain and rng.random() < self.cfg.related_share:
@@ -220,7 +218,7 @@ class ApiSynthesizer:
         params = kinded.parameters_for(required, optional)
         returns = kinded.returns_for(functionalities[0], top, required, rng)
         operator = "add_related" if parent is not None else "write"
-        steps.append(ops.Step(operator, f"kinds {', '.join(k.name for k in required + optional)}"
+        steps.append(kinded.Step(operator, f"kinds {', '.join(k.name for k in required + optional)}"
                                         + (f"; related to {parent.name}" if parent is not None else "")))
         for _ in range(self.cfg.generations):
             evolved = None
@@ -238,7 +236,7 @@ class ApiSynthesizer:
         except InvalidApiSpecError as e:
             raise _Reject("definition", str(e)) from None
         if reason := odd_name_reason(spec.name):
-            raise _Reject("odd_name", reason, spec_to_draft(spec))
+            raise _Reject("odd_name", reason, spec.definition())
         return spec, steps
 
     def _choose(self, salt: list[Any], template: str, choices: list[str], **variables: Any) -> Task[str]:

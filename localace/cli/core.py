@@ -15,6 +15,7 @@ from localace.cli.common import (
 )
 from localace.errors import SchemaError, UserError
 from localace.model_catalogue import list_models
+from localace.quality import QUALITY_ROWS
 from localace.stats import collect_stats
 from localace.store import open_store
 
@@ -115,21 +116,17 @@ def _distribution_tables(store) -> None:
 
 
 def quality_table(quality: dict) -> Table:
-    """Grounded values, user voice, API names and example leaks: what makes the data teach."""
+    """Grounded values and how they were said, user voice, text values, openings, kinds: what makes the data teach."""
     def share(figure: dict) -> str:
         return "—" if figure["share"] is None else f"{figure['share']:.1%} ({figure['count']} of {figure['of']})"
 
     table = Table(title=f"quality ({quality['scope']})")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("argument values grounded in the conversation", share(quality["grounded_values"]))
-    table.add_row("user turns that narrate or speak as the assistant", share(quality["narrating_user_turns"]))
-    odd = quality["odd_api_names"]
-    table.add_row("odd API names (3+ digit run, http, > 6 parts)",
-                  share(odd) + (f": {', '.join(odd['examples'])}" if odd["examples"] else ""))
-    table.add_row("APIs rejected for fields leaked from the example", str(quality["example_leaks_rejected"]))
-    table.add_row("synthesized field descriptions written from the field's name",
-                  share(quality["plain_field_descriptions"]))
+    for key, label in QUALITY_ROWS:
+        figure = quality[key]
+        examples = figure.get("examples") or ([figure["opening"]] if figure.get("opening") else [])
+        table.add_row(label, share(figure) + (f": {', '.join(map(str, examples))}" if examples else ""))
     return table
 
 

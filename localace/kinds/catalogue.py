@@ -153,7 +153,11 @@ class Catalogue:
                         for j in range(i, i + n):
                             taken[j] = True
                     break
-        return [k for _, k in sorted(found, key=lambda x: x[0])][:limit]
+        ordered = [k for _, k in sorted(found, key=lambda x: x[0])]
+        while len(ordered) > limit:  # over the limit, generic knobs and free text give way to the domain's kinds
+            generic = [k for k in ordered if not k.domains and k.group in ("knobs", "text")]
+            ordered.remove(generic[-1] if generic else ordered[-1])
+        return ordered
 
     @cached_property
     def _cues(self) -> list[tuple[tuple[str, ...], Kind]]:
