@@ -179,8 +179,8 @@ class ApiSynthesizer:
         kind of the domain and picks the name among those the functionality allows, the kinds settle names,
         types, ranges, descriptions and returned fields; evolution operators then act on kinds."""
         salt = [self.cfg.seed, slot, attempt]
-        top = self._pick_domain(rng)
-        path, functionalities = self._subtree(rng, top)
+        top = self._pick_domain(rng, slot, attempt)
+        path, functionalities = self._subtree(rng, top, slot if attempt == 0 else None)
         # The functionality the tree picked is the API's description: a small model's own descriptions drift
         # ("a one-line solution in Python"), the document's phrase does not.
         description = describe_functionality(functionalities)
@@ -247,9 +247,13 @@ class ApiSynthesizer:
         except GenerationError as e:
             raise _Reject(f"generation:{e.kind}", str(e)) from None
 
-    def _pick_domain(self, rng: random.Random) -> str:
+    def _pick_domain(self, rng: random.Random, slot: int = 0, attempt: int = 1) -> str:
+        """A slot's first attempt takes the domains in turn (slot k, k + len(domains)… share one), so slots in
+        flight together never pick the same functionality; a retry takes the least covered fresh domain."""
         if not self.tops:
             raise _Reject("tree", "the API context tree is empty")
+        if attempt == 0:
+            return self.tops[(slot + self.cfg.seed) % len(self.tops)]
         # Least covered first, among the domains that still have a functionality no API was built from.
         used = self.state.used
         fresh = {n.top_domain for n in self.tree if n.depth > 0 and _main_phrase(n.name) not in used}
@@ -257,14 +261,19 @@ class ApiSynthesizer:
         fewest = min(self.state.domains.get(t, 0) for t in tops)
         return rng.choice([t for t in tops if self.state.domains.get(t, 0) == fewest])
 
-    def _subtree(self, rng: random.Random, top: str) -> tuple[list[str], list[str]]:
+    def _subtree(self, rng: random.Random, top: str, slot: int | None = None) -> tuple[list[str], list[str]]:
         nodes = [n for n in self.tree if n.top_domain == top and n.depth > 0]
         if not nodes:
             return [top], [top]
+        by_id = {n.id: n for n in self.tree}
+        if slot is not None:  # the domain's functionalities in turn, in the tree's order: distinct in flight too
+            node = sorted(nodes, key=lambda n: (n.depth, n.id))[(slot // len(self.tops)) % len(nodes)]
+            children = [n for n in nodes if n.parent_id == node.id]
+            picked = rng.sample(children, min(len(children), rng.randint(1, 3))) if children and rng.random() < 0.5 else []
+            return _path(node, by_id), [node.name] + [c.name for c in picked]  # simple, or rich with its children
         # Functionalities no API was built from yet come first: built from kinds, the same phrase makes the same API.
         used = self.state.used
         nodes = [n for n in nodes if _main_phrase(n.name) not in used] or nodes
-        by_id = {n.id: n for n in self.tree}
         if rng.random() < 0.5:  # simple API: one functionality
             node = rng.choice(nodes)
             return _path(node, by_id), [node.name]

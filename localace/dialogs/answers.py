@@ -10,7 +10,7 @@ from typing import Any
 from localace.apis.spec import ApiSpec
 from localace.dialogs.model import ToolResult
 from localace.kinds import catalogue
-from localace.kinds.language import number_words
+from localace.kinds.language import number_words, singular
 
 # Openers a capitalized sentence follows, and openers the sentence continues in lower case.
 OPENERS = ("Done. ", "All set. ", "Sure thing. ", "Got it. ", "Okay. ", "Right. ", "Here you go. ", "")
@@ -22,9 +22,16 @@ def _clip(text: str, limit: int = MAX_CHARS) -> str:
     return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
 
 
-def _show(value: Any) -> str:
+def _show(value: Any, name: str = "", schema: dict[str, Any] | None = None) -> str:
+    """A value as an assistant writes it: in its kind's first written form when it has one ("39 minutes",
+    "April 11, 2026", "$120"), else as it is."""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    kind = catalogue().for_param(name, schema or {}) if name else None
+    if kind is not None and kind.family not in ("choice", "identifier", "pick", "text"):
+        forms = kind.forms(value)
+        if len(forms) > 1:
+            return _clip(forms[1])
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".")
     return _clip(str(value))
@@ -47,8 +54,9 @@ def _item(record: dict[str, Any], schema: dict[str, Any]) -> str:
     rest = [kv for kv in scalars if kv is not main]
     if rest:
         k, v = rest[0]
-        return f"{_show(main[1])} ({_label(k, props.get(k, {}))} {_show(v)})"
-    return _show(main[1])
+        return f"{_show(main[1], main[0], props.get(main[0]))} ({_label(k, props.get(k, {}))} " \
+               f"{_show(v, k, props.get(k))})"
+    return _show(main[1], main[0], props.get(main[0]))
 
 
 def sentences(result: ToolResult, api: ApiSpec | None) -> list[tuple[str, list[str]]]:
@@ -64,20 +72,20 @@ def sentences(result: ToolResult, api: ApiSpec | None) -> list[tuple[str, list[s
             items = [i for i in (_item(v, schema.get("items", {})) for v in value[:3]) if i]
             if items:
                 n = len(value)
-                what = re.sub(r"_+", " ", name)
+                what = re.sub(r"_+", " ", singular(name) if n == 1 else name)
                 listed = items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
                 count = number_words(n) if n <= 10 else str(n)
                 out.append((f"I found {count} {what}: {listed}", [i.split(" (")[0] for i in items]))
         elif isinstance(value, list) and value:
-            shown = [_show(v) for v in value[:3] if isinstance(v, (str, int, float))]
+            shown = [_show(v, name, schema.get("items")) for v in value[:3] if isinstance(v, (str, int, float))]
             if shown:
                 facts.append((_label(name, schema), ", ".join(shown)))
         elif isinstance(value, dict):
             for k, v in list(value.items())[:2]:
                 if isinstance(v, (str, int, float)):
-                    facts.append((_label(k, {}), _show(v)))
+                    facts.append((_label(k, {}), _show(v, k, (schema.get("properties") or {}).get(k))))
         elif isinstance(value, (str, int, float)) and str(value).strip():
-            facts.append((_label(name, schema), _show(value)))
+            facts.append((_label(name, schema), _show(value, name, schema)))
     if facts:
         parts = [f"the {label} is {value}" for label, value in facts[:3]]
         text = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -59,7 +59,17 @@ def _phrased(s: Any) -> list[str]:
         return []
     if isinstance(s.value, bool):
         return [s.display]
-    return [p.replace("{v}", s.display) for p in s.phrasings if "{v}" in p and p.count("{v}") == 1]
+    return [p.replace("{v}", _around(p, s.display)) for p in s.phrasings if "{v}" in p and p.count("{v}") == 1]
+
+
+def _around(phrasing: str, shown: str) -> str:
+    """The value as written inside a phrasing: a phrasing that names the unit itself ("{v} minutes long") takes
+    the bare number ("39", not "39 minutes minutes long")."""
+    after = phrasing.split("{v}", 1)[1].lstrip()
+    head, _, rest = shown.partition(" ")
+    if after[:1].isalpha() and rest and re.fullmatch(r"[-+]?[\d.,]+", head):
+        return head
+    return shown
 
 
 def _join(parts: list[str]) -> str:
@@ -199,13 +209,15 @@ def _fits(value: Any, schema: dict[str, Any]) -> bool:
 
 
 def narrowed(schema: Any, candidates: list[Any]) -> Any:
-    """`schema` with every free scalar limited to the candidate values that fit it: the values the conversation
-    has stated, so the assistant chooses which stated value goes where instead of inventing one. A scalar with
-    no fitting candidate keeps its schema (the sample will then disagree with the plan, as it should)."""
+    """`schema` with every scalar limited to the candidate values that fit it: the values the conversation has
+    stated, so the assistant chooses which stated value goes where instead of inventing one. An enum keeps the
+    members the conversation stated ("my bike ride" states `ride`; a small model otherwise takes the first
+    member). A scalar with no fitting candidate keeps its schema (the sample will then disagree with the plan,
+    as it should)."""
     if not isinstance(schema, dict):
         return schema
     kind = schema.get("type")
-    if kind in ("string", "integer", "number") and "enum" not in schema and "const" not in schema:
+    if kind in ("string", "integer", "number") and "const" not in schema:
         fitting = [c for c in dict.fromkeys(candidates) if not isinstance(c, bool) and _fits(c, schema)
                    and (kind != "string" or isinstance(c, str))]
         return {**schema, "enum": fitting} if fitting else schema

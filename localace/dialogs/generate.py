@@ -258,11 +258,18 @@ class DialogGenerator:
             "SELECT kind, COUNT(*) FROM dialogs WHERE run_id=? GROUP BY kind", (self.run_id,)).fetchall()))
 
     def _deficit(self) -> str | None:
+        """The kind to top up: the one furthest below its quota; when the only kinds short of theirs were given
+        up, the kind furthest below its share of what is left (n kept still means n, in the nearest mix)."""
         kept = self.kept_by_kind()
-        short = {k: q - kept.get(k, 0) - self.in_flight.get(k, 0) for k, q in self.quota.items()
-                 if self.failed_slots.get(k, 0) < max(GIVE_UP_MIN, GIVE_UP_FACTOR * q)}
+        live = {k: q for k, q in self.quota.items() if self.failed_slots.get(k, 0) < max(GIVE_UP_MIN, GIVE_UP_FACTOR * q)}
+        have = {k: kept.get(k, 0) + self.in_flight.get(k, 0) for k in self.quota}
+        short = {k: q - have[k] for k, q in live.items()}
         best = max(sorted(short), key=lambda k: short[k], default=None)
-        return best if best is not None and short[best] > 0 else None
+        if best is not None and short[best] > 0:
+            return best
+        if sum(have.values()) >= self.cfg.n or not live:
+            return None
+        return min(sorted(live), key=lambda k: have[k] / self.cfg.mix[k] if self.cfg.mix.get(k) else float("inf"))
 
     def _next_is_top_up(self) -> bool:
         done = self.store.conn.execute("SELECT COUNT(*) FROM work_items WHERE run_id=? AND stage=?",

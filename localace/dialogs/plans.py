@@ -163,6 +163,7 @@ class PlanSampler:
             apis = plan.targets if len(plan.targets) == 2 else plan.targets * 2
             first = PlannedCall(apis[0], values.arguments(apis[0]))
             for _ in range(5):  # the same API twice needs two different sets of values
+                values.ctx.move()
                 second = PlannedCall(apis[1], values.arguments(apis[1]))
                 if second.as_dict() != first.as_dict():
                     break

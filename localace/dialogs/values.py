@@ -68,6 +68,7 @@ class ValueMaker:
         self.fake.seed_instance(self.rng.randrange(2**32))
         self._place: tuple[str, str, str, str, str] | None = None
         self.ctx = Ctx(self.rng, _fake=self.fake)
+        self.echo: dict[str, Any] = {}  # kind name → the argument value a result field of that kind reports
 
     # --- places are drawn once per dialog, so a city, its country and coordinates agree ---------
     @property
@@ -82,6 +83,8 @@ class ValueMaker:
         props: dict[str, Any] = params.get("properties", {})
         required = [n for n in params.get("required", []) if n in props]
         extra = [n for n in props if n not in required and props[n].get("type") != "boolean"]
+        # People name a knob now and then, not in every request; each one is one more value to get right.
+        optional = optional if self.rng.random() < OPTIONAL_SHARE else 0
         chosen = required + self.rng.sample(extra, min(optional, len(extra)))
         out: dict[str, Any] = {}
         for n in props:
@@ -103,14 +106,19 @@ class ValueMaker:
     def result(self, api: ApiSpec, fixed: dict[str, Any], arguments: dict[str, Any]) -> Any:
         """A simulated tool result under the API's return schema: `fixed` fields as given, every other field from
         the typed generators (a 135M model writes `"results": ") - I'm ready to do it"`)."""
-        schema = strip_vendor_keys(api.returns)
+        schema = api.returns  # with the kinds' annotations: every field is filled by its kind
         props = schema.get("properties")
         if schema.get("type") != "object" or not isinstance(props, dict):
             return self.value("result", schema, api)
-        out = {}
-        for n, field_schema in props.items():
-            out[n] = fixed[n] if n in fixed else self._result_field(n, field_schema, api, arguments)
-        return out
+        # A field of the same kind as an argument reports it (the showtimes of the date asked for, the workout's
+        # activity as logged), at any depth.
+        self.echo = {k.name: v for n, v in arguments.items() if isinstance(v, (str, int, float))
+                     and (k := kind_of(n, api.parameters.get("properties", {}).get(n, {}))) is not None}
+        try:
+            return {n: fixed[n] if n in fixed else self._result_field(n, field_schema, api, arguments)
+                    for n, field_schema in props.items()}
+        finally:
+            self.echo = {}
 
     def _result_field(self, name: str, schema: dict[str, Any], api: ApiSpec, arguments: dict[str, Any]) -> Any:
         if KIND_KEY in schema or schema.get("type") in ("object", "array"):
@@ -126,6 +134,8 @@ class ValueMaker:
         when it has one, else by the schema's type and constraints."""
         candidate = None
         kind = kind_of(name, schema) if schema.get("type") not in ("object", "array") else None
+        if kind is not None and kind.name in self.echo and _valid(self.echo[kind.name], schema):
+            return self.echo[kind.name]
         if kind is not None:
             try:
                 candidate = kind.make(self.ctx)
@@ -172,7 +182,10 @@ class ValueMaker:
                 v = self.value(single, items, api)
                 if v not in values:
                     values.append(v)
-            return values[: max(low, min(len(values), self.rng.randint(low, high)))]
+            values = values[: max(low, min(len(values), self.rng.randint(low, high)))]
+            if isinstance(items, dict) and items.get("type") == "array" and items.get("maxItems") == 2:
+                values = [sorted(v) if all(isinstance(x, (int, float)) for x in v) else v for v in values]  # [low, high]
+            return values
         if kind == "object":
             props = schema.get("properties", {})
             required = [n for n in schema.get("required", []) if n in props] or list(props)[:1]
@@ -216,6 +229,7 @@ class ValueMaker:
         return f"{prefix}-{self.rng.randint(10000, 99999)}"
 
 
+OPTIONAL_SHARE = 0.35
 _STARTS = ("start", "from", "check_in", "departure", "begin", "min")
 _ENDS = ("end", "to", "until", "check_out", "return", "finish", "max")
 

@@ -51,6 +51,10 @@ class Ctx:
             self._place = self.rng.choice(PLACES)
         return self._place
 
+    def move(self) -> None:
+        """Another place for what follows (a second call of the same API asks about somewhere else)."""
+        self._place = self.other_place()
+
     def other_place(self) -> Place:
         """A second place, for a destination that is not the origin."""
         return self.rng.choice([p for p in PLACES if p.city != self.place.city])
