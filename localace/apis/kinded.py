@@ -45,13 +45,24 @@ def name_choices(functionality: str, kinds: list[Kind], domain: str) -> list[str
     """Names the API may have: its verb and object (naming.api_name_choices), else verb + the domain's word."""
     names = api_name_choices(functionality)
     if not names:
-        verb = functionality_verb(functionality) or "get"
-        noun = "_".join(words(domain)[:2]) or "data"
-        names = [f"{verb}_{noun}"]
+        names = [_verb_object(functionality, domain)]
     # Another API of the same functionality (a second tree node phrased alike) is told apart by what it takes.
     variants = [f"{base}_by_{kind.param}" for base in names[:1] for kind in kinds
                 if len(base.split("_")) + 1 + len(kind.param.split("_")) <= 5 and kind.param not in base]
     return list(dict.fromkeys(names + variants))
+
+
+_FILLER = frozenset("a an the of for to in on by with from and or its their your my our all any some".split())
+
+
+def _verb_object(functionality: str, domain: str) -> str:
+    """`place_order` for "Place an order with…": the first word as the verb and the first word after it that
+    is not filler; a phrase that opens with no word gives the domain's."""
+    tokens = words(functionality)
+    verb = functionality_verb(functionality) or (tokens[0] if tokens and tokens[0].isalpha() else "get")
+    nouns = [t for t in tokens[1:] if t not in _FILLER and t.isalpha()]
+    noun = nouns[0] if nouns else "_".join(words(domain)[:2]) or "data"
+    return f"{verb}_{noun}"
 
 
 def kind_param(kind: Kind) -> dict[str, Any]:

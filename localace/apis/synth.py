@@ -44,7 +44,7 @@ class SynthConfig:
     seed: int = 0
     generations: int = 2
     max_attempts: int = 4
-    related_share: float = 0.2
+    related_share: float = 0.4  # the next step of a workflow: what makes `dependent` dialogs possible
     shard: Shard | None = None  # only this shard's slots, n counting this shard's APIs (localace.scale)
 
 

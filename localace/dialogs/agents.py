@@ -23,6 +23,7 @@ from localace.dialogs.transcript import agent_messages
 from localace.dialogs.values import ValueMaker, echo_value
 from localace.errors import GenerationError
 from localace.hashing import canonical_json, content_hash
+from localace.kinds import catalogue
 from localace.prompts import load_prompt
 from localace.tasks import Request, Task
 from localace.kinds.grounding import Sources, leaves, ungrounded_values
@@ -101,6 +102,7 @@ class DialogBuilder:
     persona: str = ""
     style: str = ""
     stated: list[Any] = field(default_factory=list)  # values the conversation has stated so far (user, tool results)
+    families: dict[str, set[str]] = field(default_factory=dict)  # how the user stated each value: its kind's family
     values: ValueMaker = field(default_factory=lambda: ValueMaker(0))
     tool_model: bool = False  # tool results written by the model instead of the typed value generators
     free_text: bool = True  # try free text before the grammar (off: the grammar only)
@@ -152,6 +154,9 @@ class DialogBuilder:
             else:
                 self.turns.append(Turn(role="user", content=text))
                 self.stated += [st.value for st in state]
+                for st in state:
+                    if st.kind and (kind := catalogue().kinds.get(st.kind)) is not None:
+                        self.families.setdefault(canonical_json(st.value), set()).add(kind.family)
                 return text
         raise DialogRejected(*problem)
 
@@ -168,7 +173,8 @@ class DialogBuilder:
         target = vote_key("call", expected)
         only = {c.api.name: list(c.arguments) for c in planned}
         n = len(planned)
-        output = C.calls_output(apis, n, n, only=only, candidates=self.stated, expected=expected)
+        output = C.calls_output(apis, n, n, only=only, candidates=self.stated, expected=expected,
+                                families=self.families)
         need = self.k // 2 + 1
         matches = misses = drawn = 0
         losers: list[list[dict[str, Any]]] = []

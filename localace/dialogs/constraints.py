@@ -8,6 +8,7 @@ from typing import Any
 
 from localace.apis.spec import ApiSpec, strip_vendor_keys
 from localace.backends.base import Output
+from localace.hashing import canonical_json
 
 MAX_ARG_CHARS = 80
 MAX_RESULT_CHARS = 60
@@ -208,35 +209,68 @@ def _fits(value: Any, schema: dict[str, Any]) -> bool:
     return _valid(value, schema)
 
 
-def narrowed(schema: Any, candidates: list[Any]) -> Any:
+def narrowed(schema: Any, candidates: list[Any], families: dict[str, set[str]] | None = None) -> Any:
     """`schema` with every scalar limited to the candidate values that fit it: the values the conversation has
-    stated, so the assistant chooses which stated value goes where instead of inventing one. An enum keeps the
-    members the conversation stated ("my bike ride" states `ride`; a small model otherwise takes the first
-    member). A scalar with no fitting candidate keeps its schema (the sample will then disagree with the plan,
-    as it should)."""
+    stated, so the assistant chooses which stated value goes where instead of inventing one. Where the parameter
+    has a kind and `families` says how each value was stated, only values stated as that kind of thing fit (a
+    place for a place, an amount for a price; two amounts are still the model's to tell apart). An enum keeps
+    the members the conversation stated ("my bike ride" states `ride`; a small model otherwise takes the first
+    member). A scalar with no fitting candidate keeps its schema (the sample then disagrees with the plan)."""
     if not isinstance(schema, dict):
         return schema
     kind = schema.get("type")
     if kind in ("string", "integer", "number") and "const" not in schema:
-        fitting = [c for c in dict.fromkeys(candidates) if not isinstance(c, bool) and _fits(c, schema)
+        plain = strip_vendor_keys(schema)
+        fitting = [c for c in dict.fromkeys(candidates) if not isinstance(c, bool) and _fits(c, plain)
                    and (kind != "string" or isinstance(c, str))]
+        family = _family(schema)
+        if family and families:
+            same = [c for c in fitting if family in families.get(canonical_json(c), {family})]
+            fitting = same or fitting
         return {**schema, "enum": fitting} if fitting else schema
     if kind == "array" and isinstance(schema.get("items"), dict):
-        return {**schema, "items": narrowed(schema["items"], candidates)}
+        return {**schema, "items": narrowed(schema["items"], candidates, families)}
     if kind == "object" and isinstance(schema.get("properties"), dict):
-        return {**schema, "properties": {k: narrowed(v, candidates) for k, v in schema["properties"].items()}}
+        return {**schema, "properties": {k: narrowed(v, candidates, families)
+                                         for k, v in schema["properties"].items()}}
     return schema
 
 
-def call_item(api: ApiSpec, only: list[str] | None = None, candidates: list[Any] | None = None) -> dict[str, Any]:
+def _family(schema: dict[str, Any]) -> str | None:
+    from localace.kinds import KIND_KEY, catalogue
+
+    kind = catalogue().kinds.get(str(schema.get(KIND_KEY, "")))
+    return kind.family if kind is not None else None
+
+
+def _lengths(schema: Any, value: Any) -> Any:
+    """Arrays as long as the planned ones: a small model does not stop a list by itself (it wrote a city three
+    times for one), and how many items the user named is not what the round trip checks."""
+    if not isinstance(schema, dict):
+        return schema
+    if schema.get("type") == "array" and isinstance(value, list):
+        items = schema.get("items")
+        inner = _lengths(items, value[0]) if value and isinstance(items, dict) else items
+        return {**schema, "minItems": len(value), "maxItems": len(value), "items": inner}
+    if schema.get("type") == "object" and isinstance(value, dict) and isinstance(schema.get("properties"), dict):
+        return {**schema, "properties": {k: _lengths(v, value.get(k)) for k, v in schema["properties"].items()}}
+    return schema
+
+
+def call_item(api: ApiSpec, only: list[str] | None = None, candidates: list[Any] | None = None,
+              families: dict[str, set[str]] | None = None, planned: dict[str, Any] | None = None) -> dict[str, Any]:
     """One call of `api`; `only` narrows the arguments to exactly these parameters (the plan's), `candidates` their
-    values to those stated in the conversation."""
-    params = strip_vendor_keys(api.parameters)
+    values to those stated in the conversation (`families`: the kind each was stated as), `planned` the lengths
+    of its arrays."""
+    params = api.parameters
     if only is not None:
         props = params.get("properties", {})
         params = {**params, "properties": {n: props[n] for n in only if n in props}, "required": list(only)}
+    if planned is not None:
+        params = _lengths(params, planned)
     if candidates is not None:
-        params = narrowed(params, candidates)
+        params = narrowed(params, candidates, families)
+    params = strip_vendor_keys(params)
     return {
         "type": "object",
         "properties": {"name": {"const": api.name}, "arguments": bounded(params, MAX_ARG_CHARS)},
@@ -246,13 +280,15 @@ def call_item(api: ApiSpec, only: list[str] | None = None, candidates: list[Any]
 
 
 def calls_output(apis: list[ApiSpec], low: int = 1, high: int = 1, *, only: dict[str, list[str]] | None = None,
-                 candidates: list[Any] | None = None, expected: list[dict[str, Any]] | None = None) -> Output:
+                 candidates: list[Any] | None = None, expected: list[dict[str, Any]] | None = None,
+                 families: dict[str, set[str]] | None = None) -> Output:
     """Tool calls that are schema-valid by construction: name from the offered list, typed arguments.
 
     only: per API name, the parameters its call must have (the blueprint's), so that a sample is judged on
     the values it read from the conversation, not on which optional knobs it happened to add."""
     only = only or {}
-    items = [call_item(a, only.get(a.name), candidates) for a in apis]
+    planned = {c["name"]: c["arguments"] for c in expected or []}
+    items = [call_item(a, only.get(a.name), candidates, families, planned.get(a.name)) for a in apis]
     return Output.json({
         "type": "object",
         "properties": {"calls": {"type": "array", "minItems": low, "maxItems": high,

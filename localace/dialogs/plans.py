@@ -11,6 +11,7 @@ from typing import Any
 from localace.apis.spec import ApiSpec
 from localace.apis.text_norm import stem
 from localace.dialogs.values import ValueMaker, _valid
+from localace.kinds import kind_of
 
 STYLES = ("terse", "chatty and friendly", "precise, using the domain's own terms",
           "simple, with short sentences", "polite and formal", "in a hurry")
@@ -100,8 +101,9 @@ def _stems(name: str) -> set[str]:
 
 
 def find_link(first: ApiSpec, second: ApiSpec, values: ValueMaker) -> Link | None:
-    """A result field of `first` that can feed a parameter of `second`: same scalar type, and names that share a
-    word (`flight_number` → `flight_number`, `order_id` → `id`) or are both identifiers."""
+    """A result field of `first` that can feed a parameter of `second`: the same kind (an order id returned, an
+    order id taken), or failing kinds the same scalar type and names that share a word (`flight_number` →
+    `flight_number`, `order_id` → `id`) or are both identifiers."""
     fields = first.returns.get("properties", {})
     params = second.parameters.get("properties", {})
     required = second.parameters.get("required", [])
@@ -110,10 +112,14 @@ def find_link(first: ApiSpec, second: ApiSpec, values: ValueMaker) -> Link | Non
         ps = params[p]
         if ps.get("type") not in ("string", "integer", "number") or "enum" in ps:
             continue
+        pk = kind_of(p, ps)
         for f, fs in fields.items():
             if fs.get("type") != ps.get("type"):
                 continue
-            score = 2 * len(_stems(f) & _stems(p)) + (1 if _stems(f) & _IDENTIFIER and _stems(p) & _IDENTIFIER else 0)
+            fk = kind_of(f, fs)
+            same_kind = pk is not None and fk is not None and pk.name == fk.name and pk.group in _LINKABLE
+            score = 4 * same_kind + 2 * len(_stems(f) & _stems(p)) + \
+                (1 if _stems(f) & _IDENTIFIER and _stems(p) & _IDENTIFIER else 0)
             if score and (best is None or score > best[0]):
                 best = (score, f, p)
     if best is None:
@@ -124,6 +130,11 @@ def find_link(first: ApiSpec, second: ApiSpec, values: ValueMaker) -> Link | Non
         if _valid(value, fields[f]):
             return Link(f, p, value)
     return None
+
+
+# Kinds whose value one call returns and the next takes: ids and codes, places, people, titles. A date or a
+# count returned is rarely what the next call is about.
+_LINKABLE = frozenset({"identifiers", "places", "people", "contact", "text", "web"})
 
 
 class PlanSampler:

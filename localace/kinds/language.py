@@ -46,7 +46,10 @@ def number_words(n: int) -> str:
 def plural(word: str) -> str:
     """The plural of a noun or a snake_case name's last word (`city` → cities, `start_date` → start_dates)."""
     head, _, last = word.rpartition("_")
-    many = _inflect().plural_noun(last) or last + "s"
+    if last.endswith("s") and _inflect().singular_noun(last):
+        many = last  # already plural: `weeks`, not `weekss`
+    else:
+        many = _inflect().plural_noun(last) or last + "s"
     return f"{head}_{many}" if head else many
 
 
