@@ -113,3 +113,20 @@ def test_relative_dates_are_read_against_the_anchor():
     said = Said("Can we do next Friday instead?", dt.date(2026, 1, 1))
     assert dt.date(2026, 1, 2) in said.dates or dt.date(2026, 1, 9) in said.dates
     assert not Said("Can we do next Friday instead?").dates  # imported data states no anchor
+
+
+def test_reader_inferences_are_grounded_and_invented_values_are_not():
+    """Issue 22's real rows: lang="en" for an English request, the bounds of a named period, a value the
+    parameter documents; the same parameters with values a reader could not infer stay ungrounded."""
+    params = {"type": "object", "properties": {
+        "lang": {"type": "string", "description": "Language code."},
+        "from": {"type": "string", "description": "Start date."},
+        "to": {"type": "string", "description": "End date."},
+        "part": {"type": "string", "description": "Parts of the resource to return, e.g. snippet."}}}
+    said = Sources(["How much snow fell in Minneapolis from December 2020 through February 2021? "
+                    "Show me the details please."])
+    assert ungrounded_values({"lang": "en", "from": "2020-12-01", "to": "2021-02-28", "part": "snippet"},
+                             params, said) == []
+    invented = {"lang": "fr", "from": "2020-12-02", "to": "2021-02-27", "part": "contentDetails"}
+    assert ungrounded_values(invented, params, said) == list(invented.items())
+    assert ungrounded_values({"lang": "en"}, params, Sources(["比特币的价格是多少"])) == [("lang", "en")]

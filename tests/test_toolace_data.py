@@ -83,9 +83,9 @@ def test_rule_verdicts_keep_clean_rows_and_name_the_defects() -> None:
     dialogs, _ = import_rows(ROWS, "sharegpt")
     verdicts = [first_failure(check_dialog(d)) or "kept" for d in dialogs]
     assert verdicts == [e["verdict"] for e in EXPECTED]
-    # 22 rows pass the schema and form checks; 5 of them state no value for an argument the call passes (a ticker
-    # inferred from a company name, a value stated only in Chinese): grounded_arguments rejects those.
-    assert verdicts.count("kept") == 20
+    # 22 rows pass every check: the ticker named by its company, the value the parameter documents and the
+    # values asked for in Chinese are inferences a reader makes (kinds and named inference rules).
+    assert verdicts.count("kept") == 22
     reasons = {i: [str(f) for f in check_dialog(d)] for i, d in enumerate(dialogs)}
     by_why = {e["why"]: reasons[i] for i, e in enumerate(EXPECTED)}
     assert any("94103 is not of type 'string'" in r for r in by_why["integer given for the string postal_code"])
@@ -102,9 +102,9 @@ def test_cli_import_verify_is_idempotent_and_prints_reasons(tmp_path: Path, path
     again = _invoke("import", "--db", str(db), "--format", fmt, str(path))
     assert "0 dialogs imported" in again.stdout and f"{len(ROWS)} already present" in again.stdout
     verified = _invoke("verify", "--db", str(db), "--no-judges")
-    assert f"{len(ROWS)} requested → 20 kept" in verified.stdout
+    assert f"{len(ROWS)} requested → 22 kept" in verified.stdout
     assert "rejected in run" in verified.stdout and "94103 is not of type 'string'" in verified.stdout
-    assert len(_db_ids(db, "status='kept'")) == 20
+    assert len(_db_ids(db, "status='kept'")) == 22
 
 
 def test_apis_import_reads_the_tools_of_sharegpt_and_toolace_files(tmp_path: Path) -> None:

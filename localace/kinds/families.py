@@ -219,8 +219,9 @@ def _timezone_forms(o: Options, v: Any) -> list[str]:
 
 
 def _timezone_states(o: Options, v: Any, s: Said) -> bool:
-    place = _by_place("timezone", v)
-    return literal_states(v, s) or (place is not None and s.has_phrase(str(v).rsplit("/", 1)[-1].replace("_", " ")))
+    """The zone's name, or a city in it ("Seattle time" for America/Los_Angeles)."""
+    cities = [p.city for p in PLACES if p.timezone == v] + [str(v).rsplit("/", 1)[-1].replace("_", " ")]
+    return literal_states(v, s) or any(s.has_phrase(city) for city in cities)
 
 
 def _coord(index: int) -> Callable[[Options, Ctx, str], Any]:

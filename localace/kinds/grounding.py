@@ -171,8 +171,61 @@ def ungrounded_values(arguments: dict[str, Any], parameters: dict[str, Any], sou
                 continue
         elif sources.states_as(value, kind):
             continue
+        elif any(rule(value, name, schema, sources) for _, rule in INFERENCES):
+            continue
         missing.append((path, value))
     return missing
+
+
+# Values a reader infers from what was said, each a named rule (README, Stage C). They accept what good data
+# does and nothing stated nowhere: a language code must be the request's own, a date must bound a period the
+# user named, a documented value must be in the parameter's own description.
+_ENGLISH = frozenset("the a an and to of for in on is are what how can could please i my me you show find get "
+                     "with this that".split())
+
+
+def _request_language(value: Any, name: str, schema: dict[str, Any], sources: Sources) -> bool:
+    """`lang="en"` for a request written in English (the only language this rule reads)."""
+    if not isinstance(value, str) or not re.search(r"lang|locale", name, re.I):
+        return False
+    if value.lower().replace("_", "-") not in ("en", "en-us", "en-gb", "english", "eng"):
+        return False
+    said = sources.said.norm.split()
+    return bool(said) and sum(w in _ENGLISH for w in said) / len(said) >= 0.15 and not _unspaced(sources.said.text)
+
+
+def _named_period(value: Any, name: str, schema: dict[str, Any], sources: Sources) -> bool:
+    """The first or last day of a month or a year the user named ("December 2020 through February 2021" bounds
+    2020-12-01 and 2021-02-28; "the 2023 figures" bounds 2023-01-01 and 2023-12-31)."""
+    day = _as_date(value) if isinstance(value, str) else None
+    if day is None or len(value.strip()) > 10 and "T" not in value:
+        return False
+    text = sources.said.text
+    month = day.strftime("%B")
+    next_month = (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+    last_of_month = day == next_month - dt.timedelta(days=1)
+    if (day.day == 1 or last_of_month) and re.search(rf"\b(?:{month}|{month[:3]})\.?,?\s+(?:of\s+)?{day.year}\b", text, re.I):
+        return True
+    year_bound = (day.month, day.day) in ((1, 1), (12, 31))
+    return year_bound and re.search(rf"\b{day.year}\b", text) is not None
+
+
+def _documented(value: Any, name: str, schema: dict[str, Any], sources: Sources) -> bool:
+    """A value the parameter's own description gives as its usual one (`part="snippet"` where the API says
+    "e.g. snippet")."""
+    if not isinstance(value, (str, int, float)) or isinstance(value, bool) or str(value).strip() == "":
+        return False
+    if KIND_KEY in schema:
+        return False  # our own kinds' descriptions give examples of the form, not a customary value
+    described = Said(f"{schema.get('description', '')} {schema.get('title', '')}")
+    return literal_states(value, described)
+
+
+INFERENCES: tuple[tuple[str, Any], ...] = (
+    ("language of the request", _request_language),
+    ("a date bounding a named period", _named_period),
+    ("the parameter's documented value", _documented),
+)
 
 
 def _kind_enum(path: str, schema: dict[str, Any]) -> bool:
