@@ -130,3 +130,10 @@ def test_reader_inferences_are_grounded_and_invented_values_are_not():
     invented = {"lang": "fr", "from": "2020-12-02", "to": "2021-02-27", "part": "contentDetails"}
     assert ungrounded_values(invented, params, said) == list(invented.items())
     assert ungrounded_values({"lang": "en"}, params, Sources(["比特币的价格是多少"])) == [("lang", "en")]
+    where = {"type": "object", "properties": {"lat": {"type": "number"}, "lon": {"type": "number"},
+                                              "case": {"type": "string"}}}
+    assert ungrounded_values({"lat": 44.9778, "lon": -93.265, "case": "mixed"}, where,
+                             Sources(["Snow days in Minneapolis? Use a mix of cases."])) == []
+    assert ungrounded_values({"lat": 38.72, "lon": -9.14, "case": "upper"}, where,
+                             Sources(["Snow days in Minneapolis? Use a mix of cases."])) == \
+        [("lat", 38.72), ("lon", -9.14), ("case", "upper")]

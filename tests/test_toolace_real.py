@@ -151,3 +151,15 @@ def test_toolace_shape_of_the_intact_rows_imports_whole(tmp_path: Path, dialogs:
     read, errors = import_rows(toolace, "toolace")
     assert errors == [] and len(read) == len(intact)
     assert all(_intact(d) for d in read)
+
+
+def test_the_rule_layer_keeps_at_least_80_percent_of_the_intact_rows(dialogs: list[Dialog]) -> None:
+    """Rows whose calls name offered tools: what stays rejected is a real defect, named here."""
+    from localace.verify.rules import first_failure
+
+    intact = [d for d in dialogs if _intact(d)]
+    verdicts = [first_failure(check_dialog(d)) for d in intact]
+    assert sum(v is None for v in verdicts) / len(intact) >= 0.8
+    # ToolACE answers small talk by repeating the call it just made; the converter turned "lat,lon" strings into
+    # floats (getRoute). Both are defects of the data, not of the rules.
+    assert sorted(v for v in verdicts if v) == ["duplicate_turns", "param_values"]

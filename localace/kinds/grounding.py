@@ -221,7 +221,35 @@ def _documented(value: Any, name: str, schema: dict[str, Any], sources: Sources)
     return literal_states(value, described)
 
 
+def _coordinates_of_named_city(value: Any, name: str, schema: dict[str, Any], sources: Sources) -> bool:
+    """A latitude or longitude of a city the user named (within 0.2°), from the kinds' table of places."""
+    from localace.kinds.places import PLACES
+
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not re.search(r"lat|lon|lng", name, re.I):
+        return False
+    coordinate = 0 if re.search(r"lat", name, re.I) else 1
+    return any(abs((p.lat, p.lon)[coordinate] - float(value)) <= 0.2 and sources.said.has_phrase(p.city)
+               for p in PLACES)
+
+
+def _word_stem(word: str) -> str:
+    for suffix in ("ing", "ed", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            return word[: -len(suffix)]
+    return word
+
+
+def _named_by_its_meaning(value: Any, name: str, schema: dict[str, Any], sources: Sources) -> bool:
+    """A one-word value the request names in another inflection (`case="mixed"` for "a mix of cases")."""
+    if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z]{3,}", value):
+        return False
+    stem = _word_stem(value.lower())
+    return any(_word_stem(w) == stem for w in sources.said.norm.split())
+
+
 INFERENCES: tuple[tuple[str, Any], ...] = (
+    ("the coordinates of a named city", _coordinates_of_named_city),
+    ("a word the request names in another inflection", _named_by_its_meaning),
     ("language of the request", _request_language),
     ("a date bounding a named period", _named_period),
     ("the parameter's documented value", _documented),
