@@ -153,10 +153,10 @@ def insert_dialog(store: Store, dialog: Dialog, run_id: str, seq: int, status: s
 
 
 Gate = Callable[[Dialog], Task["tuple[str, str] | None"]]
-# A kind whose slots keep failing is topped up this many times its quota (at least GIVE_UP_MIN slots) before it
-# is given up: a pool that cannot serve it (no two linkable APIs for `dependent`) must not stall the whole run.
-GIVE_UP_FACTOR = 4
-GIVE_UP_MIN = 12
+# A kind whose slots keep failing is topped up this many times its quota (at least GIVE_UP_MIN slots, each of
+# max_attempts attempts) before it is given up: a pool that cannot serve it (no two linkable APIs for `dependent`) must not stall the whole run.
+GIVE_UP_FACTOR = 2
+GIVE_UP_MIN = 4
 
 
 FREE_TEXT_MIN_BYTES = 1 << 30

@@ -117,9 +117,11 @@ def find_link(first: ApiSpec, second: ApiSpec, values: ValueMaker) -> Link | Non
             if fs.get("type") != ps.get("type"):
                 continue
             fk = kind_of(f, fs)
-            same_kind = pk is not None and fk is not None and pk.name == fk.name and pk.group in _LINKABLE
-            score = 4 * same_kind + 2 * len(_stems(f) & _stems(p)) + \
-                (1 if _stems(f) & _IDENTIFIER and _stems(p) & _IDENTIFIER else 0)
+            if pk is not None and fk is not None:
+                # Both have kinds: only the same linkable kind feeds (a fare's `price` is no percentage change).
+                score = 4 if pk.name == fk.name and pk.group in _LINKABLE else 0
+            else:
+                score = 2 * len(_stems(f) & _stems(p)) + (1 if _stems(f) & _IDENTIFIER and _stems(p) & _IDENTIFIER else 0)
             if score and (best is None or score > best[0]):
                 best = (score, f, p)
     if best is None:
