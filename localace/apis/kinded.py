@@ -34,10 +34,18 @@ def param_kinds(functionalities: list[str], domain: str) -> list[Kind]:
     return catalogue().for_text(" ".join(functionalities), domain)
 
 
+# Families an API takes once: a second city beside `location`, a second date beside `date`, reads as noise
+# (a range's two ends are cued by the functionality, not added).
+_ONCE = frozenset("city country country_code region address postal_code date datetime time timezone airport_code "
+                  "language_code language currency_code person_name email phone latitude longitude year".split())
+
+
 def option_kinds(domain: str, chosen: list[Kind]) -> list[Kind]:
     """Kinds an API of `domain` may take beside its own: the domain's kinds, then the generic knobs."""
     taken = {k.param for k in chosen}
-    out = [k for k in catalogue().in_domain(domain) + catalogue().knobs() if k.param not in taken]
+    families = {k.family for k in chosen} & _ONCE
+    out = [k for k in catalogue().in_domain(domain) + catalogue().knobs()
+           if k.param not in taken and k.family not in families]
     return list({k.name: k for k in out}.values())
 
 

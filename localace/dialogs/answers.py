@@ -38,9 +38,14 @@ def _show(value: Any, name: str = "", schema: dict[str, Any] | None = None) -> s
 
 
 def _label(name: str, schema: dict[str, Any]) -> str:
+    """How an assistant names a field: its kind's label when the field carries one (`departs` is the departure
+    time), else its name's words."""
     kind = catalogue().for_param(name, schema)
     words = re.sub(r"_+", " ", name).strip()
-    return kind.label if kind is not None and kind.param == name else words
+    return kind.label if kind is not None and (kind.param == name or "x-kind" in schema) else words
+
+
+_MAIN = ("title", "name", "headline", "label", "subject")
 
 
 def _item(record: dict[str, Any], schema: dict[str, Any]) -> str:
@@ -50,7 +55,8 @@ def _item(record: dict[str, Any], schema: dict[str, Any]) -> str:
     if not scalars:
         return ""
     texts = [kv for kv in scalars if isinstance(kv[1], str)] or scalars
-    main = texts[0]
+    # A listed thing is named by its title or name when it has one ("Dune", not the cinema showing it).
+    main = next((kv for kv in texts if any(w in kv[0] for w in _MAIN)), texts[0])
     rest = [kv for kv in scalars if kv is not main]
     if rest:
         k, v = rest[0]

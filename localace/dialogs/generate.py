@@ -296,7 +296,7 @@ class DialogGenerator:
             try:
                 plan = self.sampler.sample(kind, rng)
             except PlanImpossible as e:
-                record_rejection(self.store, self.run_id, STAGE, slot, attempt, "plan", str(e))
+                record_rejection(self.store, self.run_id, STAGE, slot, attempt, "plan", str(e), {"plan": {"kind": kind}})
                 last = ("plan", str(e))
                 continue
             try:

@@ -45,7 +45,8 @@ def _label(path: str) -> str:
 def _form(kind: Kind, value: Any, rng: random.Random) -> str:
     forms = kind.forms(value)
     others = forms[1:]
-    if others and rng.random() < OTHER_FORM_SHARE:
+    # A member of a closed set is said by its name ("Google Pay"), never its code (`google_pay`).
+    if others and (kind.family == "choice" or rng.random() < OTHER_FORM_SHARE):
         return rng.choice(others)
     return forms[0]
 

@@ -114,6 +114,10 @@ class ValueMaker:
         # activity as logged), at any depth.
         self.echo = {k.name: v for n, v in arguments.items() if isinstance(v, (str, int, float))
                      and (k := kind_of(n, api.parameters.get("properties", {}).get(n, {}))) is not None}
+        days = [v for n, v in arguments.items() if isinstance(v, str)
+                and (k := kind_of(n, api.parameters.get("properties", {}).get(n, {}))) is not None and k.family == "date"]
+        if days:
+            self.echo["@date"] = days[0]
         try:
             return {n: fixed[n] if n in fixed else self._result_field(n, field_schema, api, arguments)
                     for n, field_schema in props.items()}
@@ -136,6 +140,10 @@ class ValueMaker:
         kind = kind_of(name, schema) if schema.get("type") not in ("object", "array") else None
         if kind is not None and kind.name in self.echo and _valid(self.echo[kind.name], schema):
             return self.echo[kind.name]
+        if kind is not None and kind.family == "datetime" and (day := self.echo.get("@date")):
+            at = f"{day}T{self.rng.randint(9, 22):02d}:{self.rng.choice((0, 15, 30, 45)):02d}:00Z"
+            if _valid(at, schema):
+                return at  # the showtimes of the day asked for start on that day
         if kind is not None:
             try:
                 candidate = kind.make(self.ctx)
