@@ -148,13 +148,23 @@ def summary_grammar(facts: list[tuple[str, str]]) -> Output:
     return Output.regex(f"{opener}{body}[.!]")
 
 
-def answer_grammar(sentences: list[str]) -> Output:
-    """The closing answer: an opener the model picks, the result sentences as written, an optional closing."""
+def answer_grammar(sentences: list[str], rng: Any = None) -> Output:
+    """The closing answer: an opener the model picks, the result sentences as written, an optional closing.
+
+    `rng` draws the openers on offer (three of thirteen): a small model takes the first alternative it is given,
+    and a dataset whose answers all open alike teaches a tic."""
     from localace.dialogs.answers import LEAD_INS, OPENERS, capitalize
 
+    openers, lead_ins = list(OPENERS), list(LEAD_INS)
+    if rng is not None:
+        offered = rng.sample(openers + lead_ins, 3)
+        openers = [o for o in offered if o in OPENERS] or [""]
+        lead_ins = [o for o in offered if o in LEAD_INS]
     rest = "".join(r"\. " + re.escape(capitalize(e)) for e in sentences[1:])
-    start = (f"(?:{_alt(OPENERS)}{re.escape(capitalize(sentences[0]))}|{_alt(LEAD_INS)}{re.escape(sentences[0])})"
-             f"{rest}")
+    first = f"{_alt(openers)}{re.escape(capitalize(sentences[0]))}"
+    if lead_ins:
+        first = f"(?:{first}|{_alt(lead_ins)}{re.escape(sentences[0])})"
+    start = f"{first}{rest}"
     closing = _alt(("", " Anything else?", " Let me know if you need more.", " Want me to look into anything else?",
                     " Hope that helps!"))
     return Output.regex(f"{start}[.!]{closing}")

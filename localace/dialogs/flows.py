@@ -64,7 +64,8 @@ def summarize(b: DialogBuilder) -> Task[object]:
         sources = Sources([text])
         return None if any(sources.states(v) for v in values) else "restates no value of the tool results"
 
-    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.answer_grammar(said), check=check))
+    rng = random.Random(content_hash([*b.salt, len(b.turns), "answer"], 8))
+    return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.answer_grammar(said, rng), check=check))
 
 
 def _whole_items(values: list[str], limit: int = 60) -> str:

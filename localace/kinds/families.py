@@ -293,7 +293,7 @@ def _int_make(o: Options, c: Ctx, _: str) -> int:
 
 def _int_forms(o: Options, v: Any) -> list[str]:
     n = int(v)
-    return [str(n)] + ([L.number_words(n)] if 0 < n <= 20 else [])
+    return [str(n)] + ([L.number_words(n)] if 0 < n <= 30 else [])
 
 
 def _number_states(o: Options, v: Any, s: Said) -> bool:
