@@ -20,7 +20,7 @@ from localace.evaluate.ast_checker import check
 from localace.evaluate.bfcl_files import category_of
 from localace.formats import bfcl, hermes, openai, sharegpt, toolace, xlam
 from localace.formats.call_syntax import parse_calls
-from localace.formats.common import FormatError, FormatNotApplicable
+from localace.formats.common import renamed, FormatError, FormatNotApplicable
 from localace.formats.registry import (
     FORMATS,
     IMPORT_FORMATS,
@@ -231,7 +231,9 @@ def test_round_trip_every_tool_style(fmt: str, style: str) -> None:
     if fmt == "hermes" and style == "json":
         assert "<tools>\n{\"type\": \"function\"" in system  # Qwen's one OpenAI tool per line
     else:
-        assert render_tools(original.tools, style) in system
+        # Hermes names tools by identifiers (`Weather_Now.v2`, the original in name_map); ToolACE as written.
+        shown = renamed(original, {v: k for k, v in row.get("name_map", {}).items()}) if fmt == "hermes" else original
+        assert render_tools(shown.tools, style) in system
     assert ("tools_json" in row) == (style != "json")
     assert_same(FORMATS[fmt].import_row(json_trip(row)), original)
 
@@ -409,13 +411,15 @@ def test_hermes_shape() -> None:
     system, _, assistant, tool, _ = row["messages"]
     assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant", "tool", "assistant"]
     block = system["content"].split("<tools>\n", 1)[1].split("\n</tools>", 1)[0]
-    assert [json.loads(line)["function"]["name"] for line in block.splitlines()] == ["Weather Now.v2", "stock.quote"]
+    # A name that is no identifier is written as one; the original comes back on import (name_map).
+    assert row["name_map"] == {"Weather_Now.v2": "Weather Now.v2"}
+    assert [json.loads(line)["function"]["name"] for line in block.splitlines()] == ["Weather_Now.v2", "stock.quote"]
     assert assistant["content"] == (
-        '<tool_call>\n{"name": "Weather Now.v2", "arguments": {"city": "Oslo"}}\n</tool_call>\n'
+        '<tool_call>\n{"name": "Weather_Now.v2", "arguments": {"city": "Oslo"}}\n</tool_call>\n'
         '<tool_call>\n{"name": "stock.quote", "arguments": {"symbol": "AAPL"}}\n</tool_call>'
     )
     payloads, rest = hermes.tagged_blocks(tool["content"], "tool_response")
-    assert payloads == [{"name": "Weather Now.v2", "content": {"temp": 3}},
+    assert payloads == [{"name": "Weather_Now.v2", "content": {"temp": 3}},
                         {"name": "stock.quote", "content": [189.5, "USD"]}]
     assert rest.strip() == ""
 
@@ -508,7 +512,8 @@ def test_bfcl_entry_answer_and_check(key: str) -> None:
     assert entry["question"] == [[{"role": "user", "content": original.turns[0].content}]]
     assert all(f["parameters"]["type"] == "dict" for f in entry["function"])
     first = next(t for t in original.turns if t.role == "assistant")
-    decoded = [{c.name: c.arguments} for c in first.tool_calls or []]
+    written = {v: k for k, v in entry.get("name_map", {}).items()}  # original -> the identifier BFCL reads
+    decoded = [{written.get(c.name, c.name): c.arguments} for c in first.tool_calls or []]
     verdict = check(category, entry["function"], decoded, answer["ground_truth"])
     assert verdict.valid, verdict.message
     if category == "irrelevance":
@@ -518,13 +523,13 @@ def test_bfcl_entry_answer_and_check(key: str) -> None:
 
 def test_bfcl_ground_truth_marks_absent_optionals() -> None:
     _, answer = bfcl.export_entry(DIALOGS["single"])
-    assert answer["ground_truth"] == [{"Weather Now.v2": {"city": ["Paris"], "units": [""], "days": [""]}}]
+    assert answer["ground_truth"] == [{"Weather_Now.v2": {"city": ["Paris"], "units": [""], "days": [""]}}]
     _, answer = bfcl.export_entry(DIALOGS["multiple"])
-    params = answer["ground_truth"][0]["search-hotels"]
+    params = answer["ground_truth"][0]["search_hotels"]
     assert params["filters"] == [{"min_stars": [4], "city": ["Rome"]}]  # dicts in answer form
     assert params["rooms"] == [[{"beds": [2]}, {"beds": [2]}]]
     entry, answer = bfcl.export_entry(DIALOGS["single"])
-    wrong = [{"Weather Now.v2": {"city": "Berlin"}}]
+    wrong = [{"Weather_Now.v2": {"city": "Berlin"}}]
     assert not check("simple", entry["function"], wrong, answer["ground_truth"]).valid
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from localace.apis.spec import ApiSpec
 from localace.apis.tool_formats import to_bfcl
 from localace.dialogs.model import Dialog, ToolCall, Turn
-from localace.formats.common import FormatNotApplicable, side_fields
+from localace.formats.common import FormatNotApplicable, renamed, side_fields
 
 NAME = "bfcl"
 FORMAT_KEYS = frozenset({"id", "question", "function"})
@@ -74,16 +74,26 @@ def entry_id(dialog: Dialog, category: str) -> str:
 
 
 def export_entry(dialog: Dialog) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(question entry, possible answer) for the dialog's first assistant action."""
+    """(question entry, possible answer) for the dialog's first assistant action. Tool names are identifiers
+    (BFCL's checker parses calls as Python); a rewritten one keeps its original in `name_map`."""
+    from localace.formats.openai import NAME_MAP_KEY, _dialog_names, dotted_names
+
+    original = dialog
+    names = dotted_names(_dialog_names(dialog))
+    name_map = {safe: name for name, safe in names.items() if safe != name}
+    if name_map:
+        dialog = renamed(dialog, names)
     asked, _ = _first_action(dialog)
     calls = _first_calls(dialog)
-    ident = entry_id(dialog, bfcl_category(dialog))
+    ident = entry_id(original, bfcl_category(dialog))
     entry: dict[str, Any] = {
         "id": ident,
         "question": [[{"role": "user", "content": turn.content or ""} for turn in asked]],
         "function": [to_bfcl(spec) for spec in dialog.tools],
     }
-    entry.update(side_fields(dialog, FORMAT_KEYS, actions=False))
+    entry.update(side_fields(original, FORMAT_KEYS, actions=False))
+    if name_map:
+        entry[NAME_MAP_KEY] = name_map
     answer = {"id": ident, "ground_truth": [_ground_truth(call, dialog.tools) for call in calls]}
     return entry, answer
 

@@ -245,3 +245,26 @@ def build_dialog(
         complexity=complexity if isinstance(complexity, (int, float)) and not isinstance(complexity, bool) else None,
         meta=meta,
     )
+
+
+def renamed_parts(tools: list[ApiSpec], turns: list[Turn], mapping: Mapping[str, str]) -> tuple[list[ApiSpec], list[Turn]]:
+    """Tools, calls and results named through `mapping` (names it lacks stay)."""
+    def name(n: str) -> str:
+        return mapping.get(n, n)
+
+    out = []
+    for turn in turns:
+        update: dict[str, Any] = {}
+        if turn.tool_calls is not None:
+            update["tool_calls"] = [call.model_copy(update={"name": name(call.name)}) for call in turn.tool_calls]
+        if turn.tool_results is not None:
+            update["tool_results"] = [r.model_copy(update={"name": name(r.name)}) for r in turn.tool_results]
+        out.append(turn.model_copy(update=update) if update else turn)
+    return [tool.replace(name=name(tool.name)) for tool in tools], out
+
+
+def renamed(dialog: Dialog, mapping: Mapping[str, str]) -> Dialog:
+    """The dialog with its tools, calls and results named through `mapping`; its id stays (an export names
+    the dialog it came from)."""
+    tools, turns = renamed_parts(dialog.tools, dialog.turns, mapping)
+    return dialog.model_copy(update={"tools": tools, "turns": turns})

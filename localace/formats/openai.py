@@ -32,16 +32,29 @@ NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _MAX_NAME = 64
 
 
-def safe_names(names: Iterable[str]) -> dict[str, str]:
-    """original -> name matching NAME_RE, distinct for distinct originals (suffix _2, _3, ...)."""
+# Function names other formats read as identifiers: Hermes/Qwen parsers and BFCL's checker (which parses calls
+# as Python, so `stock.quote` stays, `Weather Now.v2` and `news/get-categories` do not).
+DOTTED_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
+
+
+def _dotted(name: str) -> str:
+    text = re.sub(r"[^A-Za-z0-9_.]", "_", name)[:_MAX_NAME] or "_"
+    return text if re.match(r"[A-Za-z_]", text) else "_" + text[: _MAX_NAME - 1]
+
+
+def safe_names(names: Iterable[str], pattern: re.Pattern[str] = NAME_RE,
+               clean: Any = None) -> dict[str, str]:
+    """original -> name matching `pattern` (OpenAI's by default), distinct for distinct originals (suffix _2,
+    _3, ...); `clean` rewrites a name that does not match (default: OpenAI's rewrite)."""
+    clean = clean or openai_safe_name
     unique = list(dict.fromkeys(names))
     # Names that are already valid keep themselves, so no rewritten name can take them.
-    mapping = {name: name for name in unique if NAME_RE.match(name)}
+    mapping = {name: name for name in unique if pattern.match(name)}
     used = set(mapping)
     for name in unique:
         if name in mapping:
             continue
-        base = candidate = openai_safe_name(name)
+        base = candidate = clean(name)
         number = 2
         while candidate in used:
             suffix = f"_{number}"
@@ -50,6 +63,11 @@ def safe_names(names: Iterable[str]) -> dict[str, str]:
         mapping[name] = candidate
         used.add(candidate)
     return mapping
+
+
+def dotted_names(names: Iterable[str]) -> dict[str, str]:
+    """original -> an identifier that may hold dots (Hermes, BFCL)."""
+    return safe_names(names, DOTTED_NAME_RE, _dotted)
 
 
 def _dialog_names(dialog: Dialog) -> list[str]:
