@@ -50,7 +50,7 @@ class Kind:
     def phrasings(self) -> tuple[str, ...]:
         """The kind's ways to say a value that read well around any of its forms ("on {v}", not "for the {v}")."""
         return tuple(p for p in self.say if p.count("{v}") == 1 and not re.search(r"\bthe \{v\}", p)
-                     and p.strip() != "{v}")
+                     and not re.search(r"\{v\}[A-Za-z]", p) and p.strip() != "{v}")  # no "{v}s": "introductorys"
 
     @property
     def fam(self) -> Family:
