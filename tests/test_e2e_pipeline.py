@@ -42,7 +42,7 @@ def test_tiny_run_on_embedded_model_then_rerun_is_free_and_identical(tmp_path):
 def test_same_seed_and_config_give_byte_identical_exports_in_fresh_databases(tmp_path):
     from localace.backends import default_parallel
 
-    assert default_parallel() > 1  # the README's promise is the default command's: batched
+    assert default_parallel() == 1  # on a CPU the default is one at a time (batching measured slower there)
     outs = []
     for name in ("a", "b"):
         out = tmp_path / f"{name}.jsonl"

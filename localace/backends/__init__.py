@@ -9,7 +9,10 @@ from localace.backends.base import Backend, Completion, Message, Output, Samplin
 from localace.errors import UserError
 
 FAKE_MODEL = "fake"  # `--model fake`: the scripted test backend, for tests and dry runs
-CPU_PARALLEL = 8  # sequences decoded together on a CPU: past this the step time grows as fast as the batch
+# Sequences decoded together on a CPU: one. Measured on 2 cores, the README's main job took 142 s one at a time
+# and 198 s with 8 in flight (0.72x; a batched step costs nearly its rows' single steps here, issue 26), and one
+# at a time is also the deterministic path. `--parallel N` still batches where a CPU pays for it.
+CPU_PARALLEL = 1
 GPU_PARALLEL = 16  # bounded by KV memory: parallel x --ctx cells
 
 
