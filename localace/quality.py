@@ -5,6 +5,7 @@ Computed from stored JSON rows (no model objects), so a report over 100k dialogs
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,12 +82,22 @@ def dialog_figures(data: dict[str, Any]) -> DialogFigures:
     return f
 
 
+_UNIT_AFTER = re.compile(r"\s*(?:%|percent|dollars?|euros?|pounds?|yen|km|kilomet(?:re|er)s?|miles?|kg|kilograms?|"
+                         r"lbs?|minutes?|mins?|hours?|cm|met(?:re|er)s?|degrees?|°)", re.I)
+
+
 def _literally(value: Any, sources: Sources) -> bool:
-    """The canonical value itself appears (not a surface form of it)."""
+    """The canonical value itself appears, not a surface form of it: a number bare ("120", not "$120",
+    "120 dollars" or "12 km"), a string as it is."""
     from localace.kinds.families import literal_states
 
-    if isinstance(value, (int, float)):
-        return f"{value:g}" in sources.said.text or str(value) in sources.said.text
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        text = sources.said.text
+        for written in dict.fromkeys((f"{value:g}", str(value))):
+            for m in re.finditer(rf"(?<![\w.$€£¥]){re.escape(written)}(?![\w])", text):
+                if not _UNIT_AFTER.match(text, m.end()):
+                    return True
+        return False
     return literal_states(value, sources.said)
 
 

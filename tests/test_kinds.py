@@ -137,3 +137,11 @@ def test_reader_inferences_are_grounded_and_invented_values_are_not():
     assert ungrounded_values({"lat": 38.72, "lon": -9.14, "case": "upper"}, where,
                              Sources(["Snow days in Minneapolis? Use a mix of cases."])) == \
         [("lat", 38.72), ("lon", -9.14), ("case", "upper")]
+
+
+def test_the_surface_form_figure_counts_a_number_with_its_unit_or_currency_as_another_form():
+    from localace.quality import _literally
+
+    assert not _literally(120, Sources(["It costs $120."])) and not _literally(12, Sources(["about 12 km away"]))
+    assert _literally(120, Sources(["page 120 please"])) and _literally("Lisbon", Sources(["in Lisbon"]))
+    assert not _literally("2026-12-09", Sources(["on December 9, 2026"]))
