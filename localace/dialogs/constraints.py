@@ -64,13 +64,18 @@ def _phrased(s: Any) -> list[str]:
 
 
 def _around(phrasing: str, shown: str) -> str:
-    """The value as written inside a phrasing: a phrasing that names the unit itself ("{v} minutes long") takes
-    the bare number ("39", not "39 minutes minutes long")."""
-    after = phrasing.split("{v}", 1)[1].lstrip()
-    head, _, rest = shown.partition(" ")
-    if after[:1].isalpha() and rest and re.fullmatch(r"[-+]?[\d.,]+", head):
-        return head
+    """The value as written inside a phrasing: a phrasing that names the unit itself ("{v} minutes long",
+    "{v}% moisture") takes the bare number ("39", not "39 minutes minutes long"; "41", not "41%%")."""
+    after = phrasing.split("{v}", 1)[1]
+    number = re.match(r"[-+]?\d[\d.,]*", shown)
+    unit = shown[number.end():] if number else ""
+    if number and unit.strip() and _UNIT.match(after):
+        return number.group(0)
     return shown
+
+
+_UNIT = re.compile(r"\s*(?:%|°|(?:percent|minutes?|mins?|hours?|days?|weeks?|km|kilomet(?:re|er)s?|miles?|kg|"
+                   r"kilograms?|lbs?|pounds?|cm|met(?:re|er)s?|millimet(?:re|er)s?|mm|degrees?|dollars?|euros?)\b)", re.I)
 
 
 def _join(parts: list[str]) -> str:
@@ -87,12 +92,20 @@ def values_regex(state: list[Any]) -> str:
 
 
 def phrased_regex(state: list[Any]) -> str | None:
-    """'in Lisbon, on December 9, 2026 and just the first seven': each value in one of its kind's phrasings;
-    None when a value has no phrasing (then values_regex names them one by one)."""
+    """'in Lisbon, on December 9, 2026 and just the first seven': each value in one of its kind's phrasings,
+    each call's values together ("…; and for the second one, …"); None when a value has no phrasing (then
+    values_regex names them one by one)."""
     parts = [_phrased(s) for s in state]
     if not parts or not all(parts):
         return None
-    return _join([_alt(p) for p in parts])
+    groups: dict[int, list[str]] = {}
+    for s, p in zip(state, parts):
+        groups.setdefault(getattr(s, "call", 0), []).append(_alt(p))
+    joined = [_join(g) for _, g in sorted(groups.items())]
+    out = joined[0]
+    for later in joined[1:]:
+        out += _alt(("; and for the second one, ", ". For the other one: ", "; the second is ")) + later
+    return out
 
 
 _FRAGMENT_LEADS = ("Make it ", "That's ", "I need it ", "Ideally ", "It's ")

@@ -3,6 +3,7 @@ the user states it, the assistant reproduces it from the conversation, the tool 
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import re
 
@@ -37,16 +38,24 @@ def thought_call(step: list[PlannedCall]) -> str:
     return f"The request gives every value {names} needs, so I call {'them' if len(step) > 1 else 'it'}{together}."
 
 
-def _state(step: list[PlannedCall], skip: tuple[str, ...] = (), seed: object = 0) -> list[Statement]:
-    return [s for c in step for s in statements(c, skip=skip, seed=seed)]
+def _state(step: list[PlannedCall], skip: tuple[str, ...] = (), seed: object = 0, first: int = 0) -> list[Statement]:
+    """Each call's statements, tagged with the call (counted from `first`)."""
+    return [dataclasses.replace(s, call=first + i) for i, c in enumerate(step)
+            for s in statements(c, skip=skip, seed=seed)]
 
 
 def ask(b: DialogBuilder, state: list[Statement], goal_text: str, *, then: str | None = None, followup: bool = False,
         **variables: object) -> Task[str]:
     """The user asks for `goal_text` (and `then`), stating `state`: free text first, the request grammar next."""
-    # People name details in no fixed order: the order is drawn per dialog, for the prompt and grammar alike.
-    state = list(state)
-    random.Random(content_hash([*b.salt, len(b.turns), "order"], 8)).shuffle(state)
+    # People name details in no fixed order, but each call's together (two lookups' details interleaved cannot be
+    # told apart): the order within a call is drawn per dialog, for the prompt and grammar alike.
+    rng = random.Random(content_hash([*b.salt, len(b.turns), "order"], 8))
+    groups: dict[int, list[Statement]] = {}
+    for s in state:
+        groups.setdefault(s.call, []).append(s)
+    for group in groups.values():
+        rng.shuffle(group)
+    state = [s for call in sorted(groups) for s in groups[call]]
     grammar = C.user_request_grammar(goal_text, state, style=b.style, then=then, followup=followup)
     return (yield from b.user("user_request", state, grammar=grammar, goal=goal_text, then=then or "",
                               followup=followup, **variables))
@@ -117,7 +126,8 @@ def run_flow(b: DialogBuilder, plan: Plan, difficulty: str = "normal") -> Task[N
         first, second = plan.steps
         link = plan.link
         assert link is not None
-        yield from ask(b, _state(first, seed=b.salt) + _state(second, skip=(link.param,), seed=b.salt), goal(first), then=goal(second),
+        yield from ask(b, _state(first, seed=b.salt) + _state(second, skip=(link.param,), seed=b.salt, first=1),
+                       goal(first), then=goal(second),
                        difficulty=difficulty)
         yield from b.call(first, thought_call(first), link=link)
         yield from b.call(second, f"The {first[0].api.name} result gives the {link.field.replace('_', ' ')} that "

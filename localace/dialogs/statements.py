@@ -30,6 +30,7 @@ class Statement:
     value: Any
     phrasings: tuple[str, ...] = ()
     kind: str | None = None
+    call: int = 0  # which call of the step the value belongs to (a user groups each call's details)
 
 
 def _flag_name(path: str) -> str:
