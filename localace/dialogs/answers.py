@@ -28,7 +28,7 @@ def _show(value: Any, name: str = "", schema: dict[str, Any] | None = None) -> s
     if isinstance(value, bool):
         return "yes" if value else "no"
     kind = catalogue().for_param(name, schema or {}) if name else None
-    if kind is not None and kind.family not in ("choice", "identifier", "pick", "text"):
+    if kind is not None and kind.family not in ("identifier", "pick", "text", "integer", "ticker"):
         forms = kind.forms(value)
         if len(forms) > 1:
             return _clip(forms[1])

@@ -108,7 +108,8 @@ def phrased_regex(state: list[Any]) -> str | None:
     return out
 
 
-_FRAGMENT_LEADS = ("Make it ", "That's ", "I need it ", "Ideally ", "It's ")
+# Leads that any phrasing can follow ("That's their income statement, at Wolf Inc"); "I need it" cannot.
+_FRAGMENT_LEADS = ("Make it ", "That's ", "Details: ", "For reference: ")
 
 
 def user_request_grammar(goal: str, state: list[Any], *, style: str = "", then: str | None = None,

@@ -184,12 +184,17 @@ class ValueMaker:
             high = max(low, min(int(schema.get("maxItems", 3)), 3))
             single = _singular(name)  # one item of `organizations_mentioned` is an organization
             values: list[Any] = []
+            echo = self.echo
             for _ in range(self.rng.randint(low, high) * 3):  # retries: array items are often expected distinct
                 if len(values) >= high:
                     break
                 v = self.value(single, items, api)
                 if v not in values:
                     values.append(v)
+                # The first item reports the arguments' values; the others are other things found (three
+                # companies named like the one asked for read as one company three times).
+                self.echo = {k: v for k, v in echo.items() if k == "@date"}
+            self.echo = echo
             values = values[: max(low, min(len(values), self.rng.randint(low, high)))]
             if isinstance(items, dict) and items.get("type") == "array" and items.get("maxItems") == 2:
                 values = [sorted(v) if all(isinstance(x, (int, float)) for x in v) else v for v in values]  # [low, high]
