@@ -151,7 +151,7 @@ def test_user_turn_must_state_the_values_and_speak_as_the_user():
     b, gen, fake = _builder(["I'd like the weather in Porto please.", "Hi. Can you get the weather? Make it in Lisbon."])
     assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).endswith("in Lisbon.")
     assert fake.calls[1].output == grammar  # the second attempt is the grammar that states the value
-    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "Can you get the weather? It's around Lisbon."])
+    b, gen, _ = _builder(["The user wants the weather in Lisbon.", "Can you get the weather? That's around Lisbon."])
     assert run_task(b.user("user_request", state, grammar=grammar, goal="get the weather"), gen).startswith("Can")
     b, gen, _ = _builder(["The user wants the weather in Lisbon.", TruncatedOutput("cut")])
     with pytest.raises(DialogRejected) as e:
