@@ -198,7 +198,7 @@ def quality_section(tallies: dict[str, QualityTally], store: Any, api_run: str |
 
 # The quality figures as people read them, in the order stats, the dataset card and the report show them.
 QUALITY_ROWS: tuple[tuple[str, str], ...] = (
-    ("grounded_values", "argument values grounded in the conversation (stated in a form of their kind)"),
+    ("grounded_values", "argument values grounded in the conversation"),
     ("values_in_another_form", "grounded values stated in a form other than the canonical one"),
     ("narrating_user_turns", "user turns that narrate or speak as the assistant"),
     ("text_parameters_holding_a_number", "text-kind parameters holding a number"),

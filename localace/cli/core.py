@@ -121,7 +121,7 @@ def quality_table(quality: dict) -> Table:
         return "—" if figure["share"] is None else f"{figure['share']:.1%} ({figure['count']} of {figure['of']})"
 
     table = Table(title=f"quality ({quality['scope']})")
-    table.add_column("measure")
+    table.add_column("measure", no_wrap=True)
     table.add_column("value", justify="right")
     for key, label in QUALITY_ROWS:
         figure = quality[key]

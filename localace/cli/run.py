@@ -97,10 +97,12 @@ def run_cmd(db_path: str, model: str | None, lora: str | None, n_gpu_layers: int
         raise UserError(f"cannot write {out_path}: folder {Path(out_path).parent} does not exist")
     if docs:
         load_documents(Path(docs))  # a bad folder must fail before a run with it is recorded in the db
-    resolve_models(model, *([judge_model] if judge_model and judges_mode != "off" else []))  # and a missing model
+    scale = scale_request()
+    if scale is None:  # a sharded run's nodes resolve the model themselves: it may live only on them
+        resolve_models(model, *([judge_model] if judge_model and judges_mode != "off" else []))
     store = exclusive_store(db_path)
     session = start_session(store)
-    if (scale := scale_request()) is not None:
+    if scale is not None:
         report = run_sharded(store, cfg, scale, model=model, judge_model=judge_model, n_ctx=n_ctx,
                              force_new_run=force_new_run)
         return _finish(store, report, calls_since(store, session), out_path, fmt, seed)
