@@ -42,7 +42,6 @@ def dialog_figures(data: dict[str, Any]) -> DialogFigures:
     tools = {t.get("name"): t for t in data.get("tools", [])}
     anchor = ANCHOR if (data.get("meta") or {}).get("plan") else None
     sources = Sources(anchor=anchor)
-    literal = Sources()
     f = DialogFigures()
     for turn in data.get("turns", []):
         content = turn.get("content")
@@ -50,7 +49,6 @@ def dialog_figures(data: dict[str, Any]) -> DialogFigures:
             f.user_turns += 1
             f.bad_voice += voice_problem(content) is not None
             sources.add(content)
-            literal.add(content)
             f.first_user = f.first_user or norm_text(content).strip()
         if turn.get("role") == "assistant" and isinstance(content, str) and turn.get("action") == "summarize" \
                 and not f.answer_opening:
@@ -58,7 +56,6 @@ def dialog_figures(data: dict[str, Any]) -> DialogFigures:
         for result in turn.get("tool_results") or ():
             text = json.dumps(result.get("results"), ensure_ascii=False, sort_keys=True)
             sources.add(text)
-            literal.add(text)
         for call in turn.get("tool_calls") or ():
             arguments = call.get("arguments") or {}
             tool = tools.get(call.get("name")) or {}
@@ -71,7 +68,7 @@ def dialog_figures(data: dict[str, Any]) -> DialogFigures:
             for path, value in leaves(arguments):
                 name = path.rsplit(".", 1)[-1].split("[")[0]
                 kind = kind_of(name, schema_at(params, path))
-                if path not in missing and not isinstance(value, bool) and not _literally(value, literal):
+                if path not in missing and not isinstance(value, bool) and not _literally(value, sources):
                     f.other_form += 1
                 if kind is not None and kind.family in _TEXT_FAMILIES:
                     f.text_values += 1
@@ -109,28 +106,22 @@ def _numeric(text: str) -> bool:
     return True
 
 
+_COUNTED = ("grounded", "values", "bad_voice", "user_turns", "other_form", "text_numbers", "text_values",
+            "own_words", "strings")
+
+
 @dataclass
 class QualityTally:
-    """Accumulates dialog_figures over rows; `result` gives shares with their counts."""
+    """Accumulates dialog_figures over rows (the counted figures summed by name); `result` gives shares."""
 
-    grounded: int = 0
-    values: int = 0
-    bad_voice: int = 0
-    user_turns: int = 0
+    counts: Counter = field(default_factory=Counter)
     dialogs: int = 0
-    other_form: int = 0
-    text_numbers: int = 0
-    text_values: int = 0
-    own_words: int = 0
-    strings: int = 0
     firsts: Counter = field(default_factory=Counter)
     openings: Counter = field(default_factory=Counter)
 
     def add(self, data: dict[str, Any]) -> None:
         f = dialog_figures(data)
-        for name in ("grounded", "values", "bad_voice", "user_turns", "other_form", "text_numbers", "text_values",
-                     "own_words", "strings"):
-            setattr(self, name, getattr(self, name) + getattr(f, name))
+        self.counts.update({name: getattr(f, name) for name in _COUNTED})
         if f.first_user:
             self.firsts[f.first_user] += 1
         if f.answer_opening:
@@ -139,12 +130,13 @@ class QualityTally:
 
     def result(self) -> dict[str, Any]:
         top = self.openings.most_common(1)
+        c = self.counts
         return {"dialogs": self.dialogs,
-                "grounded_values": _share(self.grounded, self.values),
-                "values_in_another_form": _share(self.other_form, self.grounded),
-                "narrating_user_turns": _share(self.bad_voice, self.user_turns),
-                "text_parameters_holding_a_number": _share(self.text_numbers, self.text_values),
-                "strings_of_their_own_api_words": _share(self.own_words, self.strings),
+                "grounded_values": _share(c["grounded"], c["values"]),
+                "values_in_another_form": _share(c["other_form"], c["grounded"]),
+                "narrating_user_turns": _share(c["bad_voice"], c["user_turns"]),
+                "text_parameters_holding_a_number": _share(c["text_numbers"], c["text_values"]),
+                "strings_of_their_own_api_words": _share(c["own_words"], c["strings"]),
                 "distinct_first_user_turns": _share(len(self.firsts), sum(self.firsts.values())),
                 "answers_with_the_commonest_opening": {
                     **_share(top[0][1] if top else 0, sum(self.openings.values())),

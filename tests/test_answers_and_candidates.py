@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 
 from localace.apis.spec import ApiSpec
 from localace.dialogs import constraints as C
@@ -70,6 +69,6 @@ def test_answers_count_in_words_and_agree_in_number():
     api = _api()
     one = ToolResult(name=api.name, results={"hotels": [{"name": "Hotel Avenida", "check_in": "2026-12-09T15:00:00Z",
                                                          "city": "Lisbon"}], "currency": "EUR"})
-    said, values = answer_options([one], {api.name: api}, random.Random(0))
+    said, values = answer_options([one], {api.name: api})
     assert said[0].startswith("I found one hotel: Hotel Avenida (")
     assert "Hotel Avenida" in values

@@ -387,11 +387,13 @@ def test_a_summary_names_an_array_once_with_its_items():
 
 def test_a_summary_of_a_long_list_keeps_its_items_whole():
     # A fresh run's summary ended "…, Dominguez-Campbell, English." for the company "English Inc".
-    from localace.dialogs.flows import _whole_items
+    from localace.dialogs.answers import answer_options
+    from localace.dialogs.model import ToolResult
 
-    orgs = ["Fields, Bryant and Hernandez", "Dominguez-Campbell", "English Inc"]
-    assert _whole_items(orgs) == "Fields, Bryant and Hernandez, Dominguez-Campbell"
-    assert _whole_items(["A", "B", "C", "D"]) == "A, B, C"
+    orgs = ["Fields, Bryant and Hernandez", "Dominguez-Campbell", "English Inc", "Fourth Ltd"]
+    said, values = answer_options([ToolResult(name="x", results={"organizations": orgs})], {})
+    assert "Fields, Bryant and Hernandez, Dominguez-Campbell, English Inc" in said[0]
+    assert "Fourth Ltd" not in said[0]  # at most three items, each whole
 
 
 def test_quota_top_up_reaches_every_kinds_count_whatever_the_checks_reject(store):

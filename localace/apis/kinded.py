@@ -13,7 +13,6 @@ from localace.kinds import KIND_KEY, Kind, Record, catalogue
 from localace.kinds.language import plural
 from localace.kinds.said import words
 
-RECORD_KEY = "x-record"
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,6 @@ def _verb_object(functionality: str, domain: str) -> str:
     return f"{verb}_{noun}"
 
 
-def kind_param(kind: Kind) -> dict[str, Any]:
-    return kind.schema()
-
-
 def record_schema(record: Record) -> dict[str, Any]:
     """A record as an object schema whose fields carry their kinds (filled by kind, never by their name)."""
     kinds = catalogue().kinds
@@ -86,7 +81,7 @@ def record_schema(record: Record) -> dict[str, Any]:
         schema["description"] = kinds[kind_name].label.capitalize() + "."
         props[field_name] = schema
     return {"type": "object", "description": f"One {record.name.replace('_', ' ')}.", "properties": props,
-            "required": list(props), RECORD_KEY: record.name}
+            "required": list(props)}
 
 
 def returns_for(functionality: str, domain: str, kinds: list[Kind], rng: random.Random) -> dict[str, Any]:
@@ -119,7 +114,7 @@ def returns_for(functionality: str, domain: str, kinds: list[Kind], rng: random.
 
 
 def parameters_for(required: list[Kind], optional: list[Kind]) -> dict[str, Any]:
-    props = {k.param: kind_param(k) for k in required + optional}
+    props = {k.param: k.schema() for k in required + optional}
     return {"type": "object", "properties": props, "required": [k.param for k in required]}
 
 
@@ -145,7 +140,7 @@ def _kinds_of(props: dict[str, Any]) -> list[Kind]:
 
 
 def _add_kind(params: dict[str, Any], kind: Kind, detail: str, operator: str) -> tuple[dict[str, Any], Step]:
-    props = {**params.get("properties", {}), kind.param: kind_param(kind)}
+    props = {**params.get("properties", {}), kind.param: kind.schema()}
     return {**params, "properties": props}, Step(operator, f"{detail}: {kind.param} ({kind.name})")
 
 
@@ -230,7 +225,7 @@ def evolve(params: dict[str, Any], returns: dict[str, Any], domain: str, rng: ra
             if not numeric or "filters" in props:
                 return None
             kind = rng.choice(numeric)
-            bound = {n: {**kind_param(kind), "description": f"{word.capitalize()} {kind.label}."}
+            bound = {n: {**kind.schema(), "description": f"{word.capitalize()} {kind.label}."}
                      for n, word in (("min", "lowest"), ("max", "highest"))}
             props["filters"] = {"type": "object", "description": "Filters on the results.", "properties": {
                 f"{kind.param}_range": {"type": "object", "description": f"Range of {kind.label}.", "properties": bound,
@@ -244,7 +239,7 @@ def evolve(params: dict[str, Any], returns: dict[str, Any], domain: str, rng: ra
                 if not options:
                     return None
                 extra = rng.choice(options)
-                props[extra.param] = kind_param(extra)
+                props[extra.param] = extra.schema()
                 group = [extra.param]
             inner = {n: props.pop(n) for n in group[:3]}
             inner_required = [n for n in inner if n in required]
@@ -277,7 +272,7 @@ def evolve(params: dict[str, Any], returns: dict[str, Any], domain: str, rng: ra
             if name in props:
                 return None
             props[name] = {"type": "array", "description": f"Ranges of {kind.label}, each a [low, high] pair.",
-                           "items": {"type": "array", "items": kind_param(kind), "minItems": 2, "maxItems": 2},
+                           "items": {"type": "array", "items": kind.schema(), "minItems": 2, "maxItems": 2},
                            "minItems": 1, "maxItems": 3}
             return {**params, "properties": props}, returns, Step(operator, f"+{name}[[low, high]]")
         return None

@@ -197,7 +197,7 @@ class ApiSynthesizer:
         options = kinded.option_kinds(top, required)
         optional: list[Kind] = []
         if options:
-            shown = _sample_options(rng, options, required)
+            shown = _sample_options(rng, options)
             choices = [k.param for k in shown] + ["nothing"]
             picked = yield from self._choose(salt, "api_kinds", choices, domain=top, description=description,
                                              taken=[k.label for k in required])
@@ -322,7 +322,7 @@ def _returned_kind(api: ApiSpec, taken: set[str]) -> Kind | None:
     return None
 
 
-def _sample_options(rng: random.Random, options: list[Kind], required: list[Kind]) -> list[Kind]:
+def _sample_options(rng: random.Random, options: list[Kind]) -> list[Kind]:
     """At most six candidate kinds for the model to choose from: the domain's own first."""
     return rng.sample(options, min(6, len(options)))
 

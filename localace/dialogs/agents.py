@@ -18,7 +18,7 @@ from localace.dialogs import constraints as C
 from localace.dialogs.model import ToolCall, ToolResult, Turn
 from localace.dialogs.plans import Link, PlannedCall
 from localace.dialogs.preferences import pair_record
-from localace.dialogs.statements import Statement, display, unstated
+from localace.dialogs.statements import Statement, unstated
 from localace.dialogs.transcript import agent_messages
 from localace.dialogs.values import ValueMaker, echo_value
 from localace.errors import GenerationError
@@ -230,15 +230,6 @@ class DialogBuilder:
             self.turns.append(turn)
             return turn
         raise DialogRejected(*problem)
-
-    def result_facts(self) -> list[tuple[str, str]]:
-        """(label, value) of the scalars in the latest tool results, for a summary that restates them."""
-        facts = []
-        for result in self.turns[-1].tool_results or () if self.turns else ():
-            for path, value in leaves(result.results):
-                if isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-                    facts.append((re.sub(r"\[\d+\]", "", path).replace(".", " ").replace("_", " "), display(value)))
-        return facts
 
     # --- tool ---------------------------------------------------------------------------------
     def _tool_results(self, planned: list[PlannedCall], link: Link | None) -> Task[None]:

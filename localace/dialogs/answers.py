@@ -3,7 +3,6 @@ Cinema Lumiere, …"), not field by field, built from the results' kinds and rec
 
 from __future__ import annotations
 
-import random
 import re
 from typing import Any
 
@@ -99,7 +98,7 @@ def sentences(result: ToolResult, api: ApiSpec | None) -> list[tuple[str, list[s
     return out
 
 
-def answer_options(results: list[ToolResult], apis: dict[str, ApiSpec], rng: random.Random) -> tuple[list[str], list[str]]:
+def answer_options(results: list[ToolResult], apis: dict[str, ApiSpec]) -> tuple[list[str], list[str]]:
     """(the answer's sentences, the values they state) for the latest tool results."""
     said: list[str] = []
     values: list[str] = []

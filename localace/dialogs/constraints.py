@@ -145,23 +145,6 @@ def chitchat_grammar(topic: str, style: str = "", question: str = "") -> Output:
     return Output.regex(f"{opener}{about}")
 
 
-def clip_display(text: str, limit: int = 60) -> str:
-    """A long value cut at a word boundary, so a summary stays a sentence."""
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0]
-
-
-def summary_grammar(facts: list[tuple[str, str]]) -> Output:
-    """A summary that restates result values: '(opening) the status is on time and the gate is B12.'
-    The values are written as given: the caller clips them (`clip_display`) and checks for the same text."""
-    opener = _alt(("Here is what I found: ", "Done! ", "Here you go: ", "All set: ", "The results are in: "))
-    parts = [f"{_alt(('the ', 'The '))}{re.escape(label)} {_alt(('is ', 'was ', '= '))}{re.escape(v)}"
-             for label, v in facts[:3]]
-    body = parts[0]
-    for i, part in enumerate(parts[1:], 1):
-        body += (_alt((" and ", ", and ")) if i == len(parts) - 1 else ", ") + part
-    return Output.regex(f"{opener}{body}[.!]")
-
-
 def answer_grammar(sentences: list[str], rng: Any = None) -> Output:
     """The closing answer: an opener the model picks, the result sentences as written, an optional closing.
 

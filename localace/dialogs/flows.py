@@ -65,7 +65,7 @@ def summarize(b: DialogBuilder) -> Task[object]:
     """The assistant reports what the tool results say, as an assistant would: a count and the first items of
     a list, a sentence of the values that matter (free text first, checked to restate one; a grammar next)."""
     results = b.turns[-1].tool_results or [] if b.turns else []
-    said, values = answer_options(results, {t.name: t for t in b.tools}, random.Random(0))
+    said, values = answer_options(results, {t.name: t for t in b.tools})
     if not said:
         raise DialogRejected("assistant_text", "the tool results hold no value to summarize")
 
@@ -75,17 +75,6 @@ def summarize(b: DialogBuilder) -> Task[object]:
 
     rng = random.Random(content_hash([*b.salt, len(b.turns), "answer"], 8))
     return (yield from b.say("summarize", THOUGHT_SUMMARY, grammar=C.answer_grammar(said, rng), check=check))
-
-
-def _whole_items(values: list[str], limit: int = 60) -> str:
-    """Up to three items that fit in `limit` characters, whole: clipping the joined text cut "English Inc" to
-    "English" in a summary of companies."""
-    kept = values[:1]
-    for value in values[1:3]:
-        if len(", ".join([*kept, value])) > limit:
-            break
-        kept.append(value)
-    return C.clip_display(", ".join(kept), limit)
 
 
 def _mentions(words: str) -> object:
