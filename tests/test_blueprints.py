@@ -170,7 +170,7 @@ def test_an_array_of_people_holds_one_name_per_item():
                                       ("addresses", "address"), ("ids", "id"), ("cities", "city"), ("status", "status"),
                                       ("news", "news"), ("matches", "match")])
 def test_an_array_item_is_named_in_the_singular(name, one):
-    from localace.dialogs.values import _singular
+    from localace.kinds.language import singular as _singular
 
     assert _singular(name) == one
 

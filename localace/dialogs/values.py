@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import random
-import re
 import string
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +19,8 @@ import jsonschema
 from localace.apis.spec import ApiSpec, strip_vendor_keys
 from localace.hashing import canonical_json
 from localace.kinds import KIND_KEY, Ctx, kind_of
+from localace.kinds.language import singular
+from localace.kinds.said import words
 from localace.string_formats import FORMAT_CHECKER
 
 # Dates are drawn around a fixed anchor, not today: the same seed must give the same dialog on any day.
@@ -27,30 +28,8 @@ ANCHOR = dt.date(2026, 1, 1)
 AIRPORTS = ("JFK", "LHR", "CDG", "FRA", "AMS", "MAD", "FCO", "LIS", "DXB", "SIN", "HND", "SYD", "YYZ", "SFO",
             "LAX", "ORD", "BCN", "MUC", "ZRH", "IST", "DEL", "GRU", "MEX", "ICN")
 AIRLINES = ("BA", "LH", "AF", "KL", "IB", "TP", "EK", "SQ", "NH", "QF", "AC", "UA", "DL", "AA", "LX", "TK")
-_WORD = re.compile(r"[a-z]+")
-
-
 def _words(name: str) -> list[str]:
-    return _WORD.findall(name.lower().replace("_", " "))
-
-
-_SINGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "value",
-             "media": "medium", "criteria": "criterion"}
-
-
-def _singular(name: str) -> str:
-    """The name of one item of an array field: each plural word made singular (`people` → person)."""
-    def one(word: str) -> str:
-        if word in _SINGULAR:
-            return _SINGULAR[word]
-        if word.endswith("ies") and len(word) > 4:
-            return word[:-3] + "y"
-        if word.endswith(("sses", "xes", "ches", "shes")):
-            return word[:-2]
-        if word.endswith("s") and not word.endswith(("ss", "us", "is", "news")) and len(word) > 2:
-            return word[:-1]
-        return word
-    return "_".join(one(w) for w in name.split("_"))
+    return [w for w in words(name) if w.isalpha()]
 
 
 def _has(words: list[str], *keys: str) -> bool:
@@ -182,7 +161,7 @@ class ValueMaker:
             items = schema.get("items") or {"type": "string"}
             low = max(1, int(schema.get("minItems", 1)))
             high = max(low, min(int(schema.get("maxItems", 3)), 3))
-            single = _singular(name)  # one item of `organizations_mentioned` is an organization
+            single = singular(name)  # one item of `organizations_mentioned` is an organization
             values: list[Any] = []
             echo = self.echo
             for _ in range(self.rng.randint(low, high) * 3):  # retries: array items are often expected distinct

@@ -57,7 +57,7 @@ def singular(word: str) -> str:
     """One item of a plural name, word by word (`organizations_mentioned` → organization_mentioned)."""
     out = []
     for part in word.split("_"):
-        one = _inflect().singular_noun(part) if len(part) > 3 and part not in _NOT_PLURAL else False
+        one = _inflect().singular_noun(part) if len(part) > 2 and part not in _NOT_PLURAL else False
         out.append(one or part)
     return "_".join(out)
 
