@@ -10,7 +10,6 @@ from typing import Any
 
 from localace.errors import LocalaceError
 
-_NAME_PUNCTUATION = frozenset("_.- ")
 # Wider than Python identifiers on purpose: the regex (not the Python tokenizer) reads keys, so
 # keywords such as `from=` work and ToolACE keys with dots or dashes survive.
 _KEY_RE = re.compile(r"[^\W\d][\w.-]*")
@@ -26,10 +25,6 @@ class Call:
 
     name: str
     arguments: dict[str, Any] = field(default_factory=dict)
-
-
-def _is_name_char(char: str) -> bool:
-    return char.isalnum() or char in _NAME_PUNCTUATION
 
 
 # ---------------------------------------------------------------- rendering

@@ -228,9 +228,9 @@ def import_file(path: Path) -> ImportResult:
     return import_tools(read_text(path), filename=str(path))
 
 
-def save_imported(store: Store, apis: list[ApiSpec]) -> tuple[int, list[Skipped]]:
+def save_imported(store: Store, apis: list[ApiSpec]) -> int:
     """Insert imported APIs; one already stored is a no-op (so importing twice is idempotent). A different
-    definition under a stored name is stored too (its id differs): both are real. Returns (added, skipped)."""
+    definition under a stored name is stored too (its id differs): both are real. Returns how many were added."""
     # Imported here: the format readers use this module's parsing and need none of the synthesis machinery.
     from localace.apis.synth import insert_api
 
@@ -241,4 +241,4 @@ def save_imported(store: Store, apis: list[ApiSpec]) -> tuple[int, list[Skipped]
                 continue
             insert_api(store, spec)
             added += 1
-    return added, []
+    return added

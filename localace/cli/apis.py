@@ -140,8 +140,8 @@ def import_cmd(db_path: str, file: str | None, mcp_command: str | None, timeout:
         fail(f"{label}: --strict: {len(result.skipped)} tools would be skipped ("
              + "; ".join(f"{n} × {kind}" for kind, n in kinds.most_common()) + ")", 2)
     # A file of which nothing can be imported leaves no database behind (an empty one would look like a run).
-    added, skipped = save_imported(open_store(db_path), result.apis) if result.apis else (0, [])
-    skipped = result.skipped + skipped
+    added = save_imported(open_store(db_path), result.apis) if result.apis else 0
+    skipped = result.skipped
     # markup=False: names and reasons quote the source's text, which may hold [brackets].
     out.print(f"{label}: format {result.format}; {added} APIs imported, {len(skipped)} skipped"
               + (f", {result.duplicates} duplicates in the {'listing' if mcp_command else 'file'}"

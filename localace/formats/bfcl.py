@@ -8,7 +8,8 @@ from typing import Any
 from localace.apis.spec import ApiSpec
 from localace.apis.tool_formats import to_bfcl
 from localace.dialogs.model import Dialog, ToolCall, Turn
-from localace.formats.common import FormatNotApplicable, renamed, side_fields
+from localace.formats.common import FormatNotApplicable, side_fields
+from localace.formats.tool_names import NAME_MAP_KEY, export_names
 
 NAME = "bfcl"
 FORMAT_KEYS = frozenset({"id", "question", "function"})
@@ -76,13 +77,8 @@ def entry_id(dialog: Dialog, category: str) -> str:
 def export_entry(dialog: Dialog) -> tuple[dict[str, Any], dict[str, Any]]:
     """(question entry, possible answer) for the dialog's first assistant action. Tool names are identifiers
     (BFCL's checker parses calls as Python); a rewritten one keeps its original in `name_map`."""
-    from localace.formats.openai import NAME_MAP_KEY, _dialog_names, dotted_names
-
     original = dialog
-    names = dotted_names(_dialog_names(dialog))
-    name_map = {safe: name for name, safe in names.items() if safe != name}
-    if name_map:
-        dialog = renamed(dialog, names)
+    dialog, name_map = export_names(dialog)
     asked, _ = _first_action(dialog)
     calls = _first_calls(dialog)
     ident = entry_id(original, bfcl_category(dialog))

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 # Calls and their text form live below every stage (localace/calls.py); parsing them back is this module's.
-from localace.calls import Call, CallRenderError, _is_name_char, canonical_call_key, render_calls
+from localace.calls import Call, CallRenderError, canonical_call_key, render_calls
 from localace.errors import LocalaceError
 
 __all__ = [
@@ -96,6 +96,13 @@ def _expect_end(text: str, pos: int) -> None:
     pos = _skip_ws(text, pos)
     if pos < len(text):
         raise CallSyntaxError(f"trailing text {text[pos:pos + 20]!r}", pos)
+
+
+_NAME_PUNCTUATION = frozenset("_.- ")
+
+
+def _is_name_char(char: str) -> bool:
+    return char.isalnum() or char in _NAME_PUNCTUATION
 
 
 def _known_name(text: str, start: int, known: Sequence[str]) -> tuple[str, int] | None:

@@ -20,7 +20,6 @@ from localace.formats.common import (
     instruction,
     need,
     recorded_actions,
-    renamed,
     renamed_parts,
     results_for,
     side_fields,
@@ -29,6 +28,7 @@ from localace.formats.common import (
     tools_in_prompt,
     tools_json,
 )
+from localace.formats.tool_names import NAME_MAP_KEY, export_names
 from localace.formats.tool_render import STYLE_LABELS, render_tools
 
 NAME = "hermes"
@@ -74,13 +74,8 @@ def message(turn: Turn) -> dict[str, str]:
 
 def export_row(dialog: Dialog, *, rng: random.Random | None = None, tool_style: str = "json") -> dict[str, Any]:
     # Function names as identifiers (chat templates and parsers expect them); the originals in name_map.
-    from localace.formats.openai import NAME_MAP_KEY, _dialog_names, dotted_names
-
     original = dialog  # its id and fields are the row's: the names are only how this format writes them
-    names = dotted_names(_dialog_names(dialog))
-    name_map = {safe: name for name, safe in names.items() if safe != name}
-    if name_map:
-        dialog = renamed(dialog, names)
+    dialog, name_map = export_names(dialog)
     messages = [{"role": "system", "content": system_prompt(dialog.tools, tool_style, rng)}]
     messages += [message(turn) for turn in dialog.turns]
     row: dict[str, Any] = {"messages": messages}
@@ -191,8 +186,6 @@ def import_row(row: dict[str, Any]) -> Dialog:
             turns.append(turn)
         elif role != "system":
             raise FormatError(f"{where}.role: unknown role {role!r}")
-    from localace.formats.openai import NAME_MAP_KEY
-
     name_map = need(row.get(side_key(NAME_MAP_KEY, FORMAT_KEYS)) or {}, dict, NAME_MAP_KEY)
     if name_map:
         tools, turns = renamed_parts(tools, turns, name_map)

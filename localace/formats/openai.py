@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import random
-import re
-from collections.abc import Iterable
 from typing import Any
 
-from localace.apis.tool_formats import from_openai, openai_safe_name, to_openai
+from localace.apis.tool_formats import from_openai, to_openai
 from localace.dialogs.model import Dialog, ToolCall, Turn
+from localace.formats.tool_names import NAME_MAP_KEY, dialog_names, safe_names
 from localace.formats.common import (
     FormatError,
     build_dialog,
@@ -27,60 +26,9 @@ from localace.formats.common import (
 
 NAME = "openai"
 FORMAT_KEYS = frozenset({"messages", "tools"})
-NAME_MAP_KEY = "name_map"
-NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_MAX_NAME = 64
-
-
-# Function names other formats read as identifiers: Hermes/Qwen parsers and BFCL's checker (which parses calls
-# as Python, so `stock.quote` stays, `Weather Now.v2` and `news/get-categories` do not).
-DOTTED_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]{0,63}$")
-
-
-def _dotted(name: str) -> str:
-    text = re.sub(r"[^A-Za-z0-9_.]", "_", name)[:_MAX_NAME] or "_"
-    return text if re.match(r"[A-Za-z_]", text) else "_" + text[: _MAX_NAME - 1]
-
-
-def safe_names(names: Iterable[str], pattern: re.Pattern[str] = NAME_RE,
-               clean: Any = None) -> dict[str, str]:
-    """original -> name matching `pattern` (OpenAI's by default), distinct for distinct originals (suffix _2,
-    _3, ...); `clean` rewrites a name that does not match (default: OpenAI's rewrite)."""
-    clean = clean or openai_safe_name
-    unique = list(dict.fromkeys(names))
-    # Names that are already valid keep themselves, so no rewritten name can take them.
-    mapping = {name: name for name in unique if pattern.match(name)}
-    used = set(mapping)
-    for name in unique:
-        if name in mapping:
-            continue
-        base = candidate = clean(name)
-        number = 2
-        while candidate in used:
-            suffix = f"_{number}"
-            candidate = base[: _MAX_NAME - len(suffix)] + suffix
-            number += 1
-        mapping[name] = candidate
-        used.add(candidate)
-    return mapping
-
-
-def dotted_names(names: Iterable[str]) -> dict[str, str]:
-    """original -> an identifier that may hold dots (Hermes, BFCL)."""
-    return safe_names(names, DOTTED_NAME_RE, _dotted)
-
-
-def _dialog_names(dialog: Dialog) -> list[str]:
-    names = [tool.name for tool in dialog.tools]
-    for turn in dialog.turns:
-        names += [call.name for call in turn.tool_calls or []]
-        names += [result.name for result in turn.tool_results or []]
-    return names
-
-
 def export_row(dialog: Dialog, *, rng: random.Random | None = None, tool_style: str = "json") -> dict[str, Any]:
     """tool_style is ignored: the tool list is structured data here, not prompt text."""
-    names = safe_names(_dialog_names(dialog))
+    names = safe_names(dialog_names(dialog))
     tools = []
     for spec in dialog.tools:
         tool = to_openai(spec)
