@@ -20,8 +20,9 @@ from typing import Any
 import jsonschema
 
 from localace.apis.importers import ImportFormatError, ImportResult, Skipped, read_text
+from localace.apis.mcp_import import server_label
 from localace.apis.spec import (MAX_DESCRIPTION_LENGTH, MAX_NAME_LENGTH, STRING_FORMATS, ApiSpec, InvalidApiSpecError,
-                                check_schema, default_returns)
+                                check_schema, default_returns, is_json_type)
 from localace.hashing import content_hash
 from localace.string_formats import FORMAT_CHECKER
 
@@ -30,7 +31,6 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 MAX_DEPTH = 6
 # How often a recursive type unfolds inside itself before it is cut (a tree: a node, its children, then cut).
 RECURSION_LEVELS = 2
-_MAX_SOURCE_NAME = 64
 _JSON_MEDIA = re.compile(r"^application/(.+\+)?json(;.*)?$|^\*/\*$", re.IGNORECASE)
 _FORM_MEDIA = ("application/x-www-form-urlencoded", "multipart/form-data")
 _NAME_UNSAFE = re.compile(r"[^\w.-]+")
@@ -286,7 +286,7 @@ class _Converter:
         if not isinstance(node.get("enum"), list):
             return {}
         values = [v for v in node["enum"] if v is not None]
-        kept = [v for v in values if _json_type(v) == type_name or (type_name == "number" and _json_type(v) == "integer")]
+        kept = [v for v in values if is_json_type(v, type_name)]
         return {"enum": list(dict.fromkeys(kept))} if kept and len(kept) == len(values) else {}
 
     def _string(self, node: Mapping[str, Any], where: str, type_name: str) -> dict[str, Any]:
@@ -614,9 +614,9 @@ class _Operation:
 
 
 def spec_title(doc: Mapping[str, Any], path: Path) -> str:
+    """The source label of a spec: its info title (else the file's stem), as an MCP server's name is labelled."""
     info = doc.get("info") if isinstance(doc.get("info"), Mapping) else {}
-    title = "".join(ch for ch in _text(info.get("title")) if ch.isprintable())[:_MAX_SOURCE_NAME]
-    return title or Path(path).stem[:_MAX_SOURCE_NAME] or "unnamed"
+    return server_label(_text(info.get("title")).strip() or Path(path).stem)
 
 
 def import_document(doc: Mapping[str, Any], title: str) -> ImportResult:
